@@ -1,0 +1,5 @@
+"""`python -m bot` is the same command as `rulebot`."""
+
+from bot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""Outbound client for the provider's Send Contact call, and its reason codes.
+
+The provider answers HTTP 200 with `status: OK | FAIL` and a numeric `reason`. One table maps
+each reason to an error class that says what the user must do and whether a retry can help:
+the outbox asks `err.retryable`, never compares codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from bot.errors import GatewayError
+
+
+class AccountUnknown(GatewayError):
+    """Reason 2: the gateway does not know our `from` account (or could not read the JSON)."""
+
+    code = "account_unknown"
+
+
+class WrongApiKey(GatewayError):
+    """Reason 3: the API key is wrong."""
+
+    code = "wrong_api_key"
+
+
+class BadRecipient(GatewayError):
+    """Reason 4: `to` is empty or malformed (or a group, which cannot receive contacts)."""
+
+    code = "bad_recipient"
+
+
+class EmptyField(GatewayError):
+    """Reason 5: a mandatory field was empty."""
+
+    code = "empty_field"
+
+
+class WhatsAppTemporaryError(GatewayError):
+    """Reason 6: WhatsApp failed on the provider's side; trying again can help."""
+
+    retryable = True
+    code = "whatsapp_error"
+
+
+class WindowExpired(GatewayError):
+    """Reason 7: over 24 h since the client's last message; only a template may be sent."""
+
+    code = "window_expired"
+
+
+class FirstContact(GatewayError):
+    """Reason 8: first message to this number; only a template may be sent."""
+
+    code = "first_contact"
+
+
+class UnknownReason(GatewayError):
+    """A FAIL reason the provider has not documented: treated as permanent, kept verbatim."""
+
+    code = "unknown_reason"
+
+
+class GatewayUnavailable(GatewayError):
+    """Network error, timeout, HTTP 5xx or 429: the request may not have arrived; retry."""
+
+    retryable = True
+    code = "unavailable"
+
+
+class GatewayRejected(GatewayError):
+    """HTTP 4xx other than 429: a wrong URL or a request the gateway will never take."""
+
+    code = "http_rejected"
+
+
+class GatewayProtocolError(GatewayError):
+    """The gateway answered something that is not its documented response."""
+
+    retryable = True
+    code = "bad_response"
+
+
+_REASONS: Mapping[int, tuple[type[GatewayError], str]] = {
+    2: (AccountUnknown, "the gateway does not know account {account}: check `account` in the config"),
+    3: (WrongApiKey, "the gateway refused the API key: check gateway.api_key (RULEBOT_API_KEY)"),
+    4: (BadRecipient, "the gateway refused the recipient {to}: not a valid private number"),
+    5: (EmptyField, "the gateway says a mandatory field was empty (contact name or phone)"),
+    6: (WhatsAppTemporaryError, "WhatsApp failed on the gateway's side; will try again"),
+    7: (
+        WindowExpired,
+        "more than 24 h since {to} last wrote: only a template message may be sent now",
+    ),
+    8: (FirstContact, "{to} never wrote to us: the first message must be a template"),
+}
+
+
+def error_for_reason(reason: int, *, account: str, to: str) -> GatewayError:
+    """The error for a FAIL `reason` code, with a message that says what to do."""
+    cls, text = _REASONS.get(
+        reason, (UnknownReason, "the gateway refused the send with undocumented reason {reason}")
+    )
+    return cls(text.format(account=account, to=to, reason=reason), reason=reason)
+
+
+class SendContactResponse(BaseModel):
+    """The provider's answer to Send Contact (unknown fields ignored: it may add some)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str
+    unique: str | None = None
+    timestamp: int | None = None
+    templateTimeLeft: float | None = None  # noqa: N815 - the provider's field name
+    reason: int | None = None
+
+    @field_validator("templateTimeLeft", mode="before")
+    @classmethod
+    def _minutes(cls, value: Any) -> Any:
+        return None if value in ("", None, False) else value
+
+
+@dataclass(frozen=True, slots=True)
+class SentContact:
+    """A send the gateway accepted (accepted, not delivered: see delivery statuses)."""
+
+    unique: str
+    #: minutes left of the client's 24 h window as the gateway sees it, if it said
+    template_time_left_min: float | None
+
+
+class GatewayClient:
+    """Send Contact over one shared aiohttp session with an explicit timeout."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: str,
+        account: str,
+        timeout_s: float,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._url = url
+        self._api_key = api_key
+        self._account = account
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session = session
+        self._owns_session = session is None
+
+    async def __aenter__(self) -> GatewayClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this client opened it."""
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300)
+            )
+            self._owns_session = True
+        return self._session
+
+    async def send_contact(
+        self, *, to: str, contact: Mapping[str, str], reply_to: str | None
+    ) -> SentContact:
+        """Send a contact card to `to`, quoting `reply_to`. Raises a GatewayError subclass."""
+        body: dict[str, str] = {"apiKey": self._api_key, "from": self._account, "to": to}
+        body.update(contact)
+        if reply_to:
+            body["replyTo"] = reply_to
+        try:
+            async with self._http().post(
+                self._url,
+                data=orjson.dumps(body),
+                headers={"Content-Type": "application/json"},
+                timeout=self._timeout,
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except asyncio.TimeoutError:
+            raise GatewayUnavailable("the gateway did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            # The exception text may include the URL but never the body (where the key is).
+            raise GatewayUnavailable(f"cannot reach the gateway: {type(exc).__name__}") from None
+        if status == 429 or status >= 500:
+            raise GatewayUnavailable(f"the gateway answered HTTP {status}")
+        if status >= 400:
+            raise GatewayRejected(f"the gateway answered HTTP {status}: check gateway.url")
+        return self._read_response(raw, to)
+
+    def _read_response(self, raw: bytes, to: str) -> SentContact:
+        try:
+            parsed = SendContactResponse.model_validate(orjson.loads(raw))
+        except (orjson.JSONDecodeError, ValidationError):
+            raise GatewayProtocolError("the gateway's answer is not its documented JSON") from None
+        if parsed.status.upper() == "OK":
+            if not parsed.unique:
+                raise GatewayProtocolError("the gateway said OK without a message id")
+            return SentContact(unique=parsed.unique, template_time_left_min=parsed.templateTimeLeft)
+        return_reason = parsed.reason if parsed.reason is not None else 0
+        raise error_for_reason(return_reason, account=self._account, to=to)

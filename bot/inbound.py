@@ -1,0 +1,211 @@
+"""Gateway webhook payloads -> one typed event: a client message, a status update, or an echo.
+
+The provider (99 Digital's WhatsApp API v2) posts `hook: "new"` for a client message with
+`unique`, `from`, `from_id`, `to`, `type`, `body`, `caption`, `timestamp` (a string). Other
+gateways use `id`/`message_id` and `text`/`message`; both shapes are read here, so another
+provider's shape is one more function in this module and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import InboundError
+
+#: message types whose text rules match on: `body` for these ...
+_BODY_TYPES = frozenset({"text", "chat", "button", "list", "buttons_response", "list_response"})
+#: ... and `caption` for media
+_CAPTION_TYPES = frozenset({"image", "video", "document", "sticker"})
+#: the other documented types: real client messages (they reset the 24 h window) with no text
+_TEXTLESS_TYPES = frozenset({"audio", "ptt", "location", "contacts", "reaction", "order", "vcard"})
+_KNOWN_TYPES = _BODY_TYPES | _CAPTION_TYPES | _TEXTLESS_TYPES
+
+_DELIVERY_STATUSES = frozenset({"sent", "delivered", "read", "failed", "played"})
+
+# v1 group ids look like `<number>-<digits>`; other gateways use `...@g.us`.
+_GROUP_ID = re.compile(r"^\d+-\d+$|@g\.us$")
+_PHONE = re.compile(r"^\+?\d{6,20}$")
+# Hidden-number clients: two-letter country, a dot, 16 digits (e.g. IL.1605856887361213).
+_FROM_ID = re.compile(r"^[A-Z]{2}\.\d{6,20}$")
+_MAX_ID_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a client sent us."""
+
+    id: str  #: the provider's `unique`: dedupe key and `replyTo` of our answer
+    client: str  #: stable key for the client: `from_id` when present, else the number
+    address: str  #: where to send the answer: the number, or `from_id` for a hidden number
+    text: str | None  #: what rules match on (body, or a media caption); None if nothing
+    type: str
+    timestamp: float  #: unix seconds, as the gateway stamped it
+    to: str | None = None  #: our account as the gateway saw it
+    name: str | None = None
+    is_group: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEcho:
+    """A message sent *from our account*: by the bot (ignored) or by a person (hand-off)."""
+
+    id: str
+    client: str  #: the client it was sent to
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A delivery status for a message we sent, keyed by the `unique` the gateway gave it."""
+
+    id: str
+    status: str  #: sent | delivered | read | failed | played
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredEvent:
+    """A notification we acknowledge and count but do not act on (unknown hook or type)."""
+
+    kind: str
+
+
+InboundEvent = InboundMessage | OutgoingEcho | StatusUpdate | IgnoredEvent
+
+
+def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> InboundEvent:
+    """Read one webhook body. Raises InboundError with a one-line reason when it is malformed."""
+    if not isinstance(payload, dict):
+        raise InboundError("body must be a JSON object")
+    received_at = time.time() if now is None else now
+    hook = _text(payload.get("hook") or payload.get("event"))
+    status = _text(payload.get("status"))
+    if hook not in (None, "new", "message", "incoming") and status is not None:
+        if status.lower() in _DELIVERY_STATUSES:
+            return StatusUpdate(
+                id=_message_id(payload),
+                status=status.lower(),
+                timestamp=_timestamp(payload, received_at),
+            )
+    if hook not in (None, "new", "message", "incoming", "outgoing", "sent"):
+        return IgnoredEvent(kind=f"hook:{hook}")
+
+    message_id = _message_id(payload)
+    sender = _text(payload.get("from") or payload.get("sender") or payload.get("phone"))
+    from_id = _text(payload.get("from_id"))
+    if sender is None and from_id is None:
+        raise InboundError("message has no sender ('from' or 'from_id')")
+    timestamp = _timestamp(payload, received_at)
+
+    digits_account = _digits(account)
+    from_me = _truthy(payload.get("fromMe") or payload.get("from_me") or payload.get("isFromMe"))
+    if hook in ("outgoing", "sent") or from_me or (sender and _digits(sender) == digits_account):
+        client = _text(payload.get("to")) or ""
+        return OutgoingEcho(id=message_id, client=_digits(client) or client, timestamp=timestamp)
+
+    message_type = (_text(payload.get("type")) or "text").lower()
+    if message_type not in _KNOWN_TYPES:
+        return IgnoredEvent(kind=f"type:{message_type}")
+
+    is_group = _is_group(payload, sender, from_id)
+    address = _address(sender, from_id, is_group)
+    client = from_id if from_id and _FROM_ID.match(from_id) else address
+    return InboundMessage(
+        id=message_id,
+        client=client,
+        address=address,
+        text=_matchable_text(payload, message_type),
+        type=message_type,
+        timestamp=timestamp,
+        to=_text(payload.get("to")),
+        name=_text(payload.get("senderName") or payload.get("name") or payload.get("pushname")),
+        is_group=is_group,
+    )
+
+
+def _message_id(payload: dict[str, Any]) -> str:
+    for key in ("unique", "id", "message_id", "messageId"):
+        value = _text(payload.get(key))
+        if value is not None:
+            if len(value) > _MAX_ID_LENGTH:
+                raise InboundError(f"message id is longer than {_MAX_ID_LENGTH} characters")
+            return value
+    raise InboundError("message has no id ('unique', 'id' or 'message_id')")
+
+
+def _timestamp(payload: dict[str, Any], default: float) -> float:
+    raw = payload.get("timestamp")
+    if raw is None or raw is False or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise InboundError("'timestamp' must be unix seconds")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InboundError("'timestamp' must be unix seconds") from None
+    if value != value or not 0 <= value < 1e11:  # NaN or absurd
+        raise InboundError("'timestamp' must be unix seconds")
+    if value > 1e10:  # milliseconds, as some gateways send
+        value /= 1000
+    return value
+
+
+def _is_group(payload: dict[str, Any], sender: str | None, from_id: str | None) -> bool:
+    if _truthy(payload.get("isGroup")) or _truthy(payload.get("group")):
+        return True
+    if payload.get("groupId") or payload.get("group_id"):
+        return True
+    ids = (sender, from_id, _text(payload.get("chatId")), _text(payload.get("chat_id")))
+    return any(value is not None and _GROUP_ID.search(value) for value in ids)
+
+
+def _address(sender: str | None, from_id: str | None, is_group: bool) -> str:
+    if sender is not None and _PHONE.match(sender.replace(" ", "")):
+        return _digits(sender)
+    if from_id is not None and _FROM_ID.match(from_id):
+        return from_id
+    if is_group:
+        return sender or from_id or ""
+    raise InboundError("sender must be an international number (digits) or a from_id")
+
+
+def _matchable_text(payload: dict[str, Any], message_type: str) -> str | None:
+    if message_type in _BODY_TYPES:
+        keys: tuple[str, ...] = ("body", "text", "message")
+    elif message_type in _CAPTION_TYPES:
+        keys = ("caption",)
+    else:
+        return None
+    for key in keys:
+        value = payload.get(key)
+        if isinstance(value, dict):  # some gateways nest: {"text": {"body": "..."}}
+            value = value.get("body")
+        text = _text(value)
+        if text is not None:
+            return text
+    return None
+
+
+def _text(value: Any) -> str | None:
+    """A string field, tolerant of numbers; `false`/null/empty mean absent (provider's habit)."""
+    if value is None or value is False or value is True:
+        return None
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value) and value is not None
+
+
+def _digits(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())

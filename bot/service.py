@@ -1,0 +1,157 @@
+"""Assembly of a running bot: store, rules, gateway client, worker and webhook server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from bot.config import Config
+from bot.errors import ConfigError
+from bot.gateway import GatewayClient
+from bot.rules import RuleBook
+from bot.store import Store, open_store
+from bot.webhook import create_app
+from bot.worker import Worker
+
+log = logging.getLogger("rulebot.service")
+
+#: how long a shutdown may take to finish the sends in flight
+SHUTDOWN_GRACE_S = 15.0
+
+
+class Service:
+    """A running bot. `Service.start(config)` returns once the webhook accepts requests."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        rulebook: RuleBook,
+        gateway: GatewayClient,
+        worker: Worker,
+        runner: web.AppRunner,
+        port: int,
+        stop: asyncio.Event,
+        tasks: list[asyncio.Task[None]],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.rulebook = rulebook
+        self.gateway = gateway
+        self.worker = worker
+        self.port = port
+        self._runner = runner
+        self._stop = stop
+        self._tasks = tasks
+
+    @property
+    def url(self) -> str:
+        """Base URL of the webhook server."""
+        return f"http://{self.config.server.host}:{self.port}"
+
+    @property
+    def webhook_url(self) -> str:
+        """The URL to give the gateway (token included)."""
+        return f"{self.url}/webhook?token={self.config.server.token() or ''}"
+
+    @classmethod
+    async def start(
+        cls,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        run_worker: bool = True,
+        watch_rules: bool = True,
+    ) -> Service:
+        """Open everything and start serving. Invalid rules or config refuse to start."""
+        if not config.server.token():
+            raise ConfigError(
+                "server.webhook_token is not set: give it as ${RULEBOT_WEBHOOK_TOKEN} so only "
+                "the gateway can post to the webhook"
+            )
+        api_key = config.gateway.secret()
+        if not api_key:
+            raise ConfigError("gateway.api_key is not set: give it as ${RULEBOT_API_KEY}")
+        rulebook = RuleBook(config.rules, default_region=config.default_region)
+        rules = rulebook.load()  # raises RuleError: the server refuses to start on bad rules
+        log.info("rules loaded: %d rules, version %s", len(rules.rule_names), rules.version)
+        store = await open_store(config.store)
+        gateway = GatewayClient(
+            url=config.gateway.url,
+            api_key=api_key,
+            account=config.account,
+            timeout_s=config.gateway.timeout_s,
+        )
+        worker = Worker(store=store, rulebook=rulebook, gateway=gateway, config=config, clock=clock)
+        app = create_app(config=config, store=store, on_message=worker.notify_inbox, clock=clock)
+        # Exposed directly, aiohttp would keep idle connections for long: bound them.
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=15, shutdown_timeout=5)
+        await runner.setup()
+        site = web.TCPSite(runner, config.server.host, config.server.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            await gateway.close()
+            await store.close()
+            raise ConfigError(
+                f"cannot listen on {config.server.host}:{config.server.port}: {exc.strerror}"
+            ) from None
+        port = runner.addresses[0][1]
+        stop = asyncio.Event()
+        tasks = []
+        if run_worker:
+            tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
+        if watch_rules:
+            tasks.append(asyncio.create_task(rulebook.watch(stop), name="rules"))
+        service = cls(
+            config=config,
+            store=store,
+            rulebook=rulebook,
+            gateway=gateway,
+            worker=worker,
+            runner=runner,
+            port=port,
+            stop=stop,
+            tasks=tasks,
+        )
+        log.info("listening on %s (POST /webhook)", service.url)
+        return service
+
+    async def stop(self) -> None:
+        """Graceful: stop accepting, finish sends in flight, flush the store, close."""
+        await self._runner.shutdown()
+        self._stop.set()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._runner.cleanup()
+        await self.gateway.close()
+        await self.store.close()
+
+    async def wait_stopped(self) -> None:
+        """Block until stop() is requested by a signal handler."""
+        await self._stop.wait()
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    service = await Service.start(config)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("shutting down: finishing sends in flight")
+    await service.stop()
+    log.info("stopped")

@@ -1,0 +1,71 @@
+"""`rulebot status`: what the operator wants at a glance, in plain words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.config import Config
+from bot.store import StoreStats, open_store
+
+#: inbox outcomes and outbox states, as a person would say them
+PLAIN_WORDS = {
+    "reply": "answered with a card",
+    "no_match": "no rule matched",
+    "group": "group chats (never answered)",
+    "empty": "no text to match (voice, location, ...)",
+    "conditions": "matched, but outside the rule's hours or days",
+    "already_sent": "card already sent (once per conversation/day)",
+    "rate_limited": "rate-limited (too many replies to one client in an hour)",
+    "paused": "paused (a person is answering the client)",
+    "in_burst": "answered as part of a burst",
+    "error": "could not be decided (see the log)",
+    "sent": "sent (accepted by the gateway)",
+    "failed": "failed after every retry",
+    "refused": "refused by the gateway",
+    "window_expired": "not sent: the client's 24 h window had closed",
+}
+
+
+def start_of_day(now: float) -> float:
+    """Local midnight before `now` (the machine's time zone)."""
+    moment = datetime.fromtimestamp(now).astimezone()
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def format_stats(stats: StoreStats) -> str:
+    """The status report as text."""
+    lines = [
+        f"inbox:  {stats.inbox_pending} waiting to be decided",
+        f"outbox: {stats.outbox_pending} waiting, {stats.outbox_in_flight} being sent",
+        "",
+        f"today: {stats.received} messages in, {stats.conversations} conversations started "
+        "(what the business is billed for)",
+    ]
+    for key in ("sent", "failed", "refused", "window_expired"):
+        lines.append(f"  {stats.sends.get(key, 0):>6}  {PLAIN_WORDS[key]}")
+    for key in ("reply", "no_match", "rate_limited", "paused", "group", "already_sent"):
+        lines.append(f"  {stats.outcomes.get(key, 0):>6}  {PLAIN_WORDS[key]}")
+    if stats.possible_duplicates:
+        lines.append(
+            f"  {stats.possible_duplicates:>6}  possible duplicates (a send was in flight when "
+            "the process stopped, and was tried again)"
+        )
+    lines.append("")
+    if stats.recent_errors:
+        lines.append("last errors:")
+        for at, code, text in stats.recent_errors:
+            when = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"  {when}  {PLAIN_WORDS.get(code, code)}: {text}")
+    else:
+        lines.append("no errors")
+    return "\n".join(lines)
+
+
+async def render_status(config: Config, *, now: float) -> str:
+    """Open the store named by the config and report on it."""
+    store = await open_store(config.store)
+    try:
+        stats = await store.stats(since=start_of_day(now), now=now)
+    finally:
+        await store.close()
+    return format_stats(stats)

@@ -1,0 +1,152 @@
+"""aiohttp routes for the gateway's webhook: authenticate, parse, store durably, answer fast.
+
+The provider counts a delivery as failed unless we answer 200 within 5 s, so the request only
+validates and writes the message to the inbox (one durable, group-committed write); deciding and
+sending happen in the worker, after the answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from bot.config import Config
+from bot.errors import InboundError, StoreError
+from bot.inbound import IgnoredEvent, InboundMessage, OutgoingEcho, StatusUpdate, parse_webhook
+from bot.metrics import WEBHOOKS
+from bot.store import Store
+
+log = logging.getLogger("rulebot.webhook")
+
+STORE_KEY: web.AppKey[Store] = web.AppKey("store", Store)  # type: ignore[type-abstract]
+CONFIG_KEY = web.AppKey("config", Config)
+
+_JSON_TYPES = ("application/json", "text/json")
+
+
+def _reject(status: type[web.HTTPException], reason: str, outcome: str = "rejected") -> web.HTTPException:
+    WEBHOOKS.labels(outcome).inc()
+    return status(
+        text=orjson.dumps({"ok": False, "error": reason}).decode(),
+        content_type="application/json",
+    )
+
+
+def _answer(result: str, **extra: Any) -> web.Response:
+    WEBHOOKS.labels(result).inc()
+    body = {"ok": True, "result": result, **extra}
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+class WebhookHandler:
+    """POST /webhook."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        on_message: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        token = config.server.token()
+        self._token = token.encode() if token else None
+        self._account = config.account
+        self._allowed = frozenset(config.server.allowed_sources)
+        self._pause_s = config.delivery.handoff_pause_h * 3600
+        self._store = store
+        self._on_message = on_message
+        self._clock = clock
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        self._authenticate(request)
+        content_type = request.content_type
+        if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
+            raise _reject(web.HTTPUnsupportedMediaType, "send the webhook as application/json")
+        raw = await request.read()  # over server.max_body_bytes: aiohttp answers 413
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _reject(web.HTTPBadRequest, f"body is not valid JSON ({exc.msg})") from None
+        now = self._clock()
+        try:
+            event = parse_webhook(payload, account=self._account, now=now)
+        except InboundError as exc:
+            raise _reject(web.HTTPBadRequest, str(exc)) from None
+        try:
+            return await self._store_event(event, now)
+        except StoreError as exc:
+            # 503 makes the gateway retry later; the message is not lost.
+            log.error("webhook not stored: %s", exc)
+            raise _reject(web.HTTPServiceUnavailable, "store unavailable, retry later", "error") from None
+
+    def _authenticate(self, request: web.Request) -> None:
+        if self._allowed and request.remote not in self._allowed:
+            raise _reject(web.HTTPForbidden, "source address not allowed")
+        given = request.query.get("token") or request.headers.get("X-Webhook-Token") or ""
+        # Compare in constant time; an unset token on our side accepts nothing.
+        if self._token is None or not hmac.compare_digest(given.encode(), self._token):
+            raise _reject(web.HTTPUnauthorized, "missing or wrong webhook token")
+
+    async def _store_event(self, event: Any, now: float) -> web.Response:
+        if isinstance(event, InboundMessage):
+            fresh = await self._store.add_inbound(event, now)
+            if not fresh:
+                log.info("duplicate webhook dropped", extra={"message_id": event.id})
+                return _answer("duplicate", id=event.id)
+            self._on_message()
+            log.info("message stored", extra={"message_id": event.id})
+            return _answer("queued", id=event.id)
+        if isinstance(event, StatusUpdate):
+            known = await self._store.record_status(event.id, event.status, now)
+            return _answer("status", known=known)
+        if isinstance(event, OutgoingEcho):
+            person = await self._store.record_outgoing(
+                unique=event.id, client=event.client, now=now, pause_until=now + self._pause_s
+            )
+            if person:
+                log.info(
+                    "a person answered a client from our account: auto-replies paused for %g h",
+                    self._pause_s / 3600,
+                    extra={"message_id": event.id},
+                )
+            return _answer("outgoing", handoff=person)
+        assert isinstance(event, IgnoredEvent)
+        await self._store.record_event("ignored", event.kind, now)
+        return _answer("ignored", kind=event.kind)
+
+
+@web.middleware
+async def _never_500(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Unexpected errors are logged with their traceback and answered 503 (the gateway retries)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return web.json_response({"ok": False, "error": "internal error, retry later"}, status=503)
+
+
+def create_app(
+    *,
+    config: Config,
+    store: Store,
+    on_message: Callable[[], None],
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The bot's aiohttp application with its webhook route."""
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[_never_500])
+    app[STORE_KEY] = store
+    app[CONFIG_KEY] = config
+    handler = WebhookHandler(config=config, store=store, on_message=on_message, clock=clock)
+    app.router.add_post("/webhook", handler)
+    return app
