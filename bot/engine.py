@@ -1,0 +1,187 @@
+"""Pure decision: (message, compiled rules, client state, now) -> Decision.
+
+No clock, no database, no network in here: time and state come in as arguments, so the
+engine is testable in microseconds and `rulebot try` shows exactly what the server would do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
+
+from bot.inbound import InboundMessage
+from bot.rules.conditions import CONVERSATION, Moment
+
+if TYPE_CHECKING:
+    from bot.rules import Card, RuleSet
+
+#: the rule name `replies_sent` and `Reply.rule` use for the fallback
+FALLBACK_NAME = "fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientState:
+    """What the store knows about one client at decision time (before the message decided)."""
+
+    client: str
+    #: when the client's previous message arrived (None: this is their first message ever)
+    last_message_at: datetime | None = None
+    #: when our current 24 h conversation with them started (first send after a gap), if any
+    conversation_started_at: datetime | None = None
+    #: rule name ("fallback" for the fallback) -> when we last sent that rule's card
+    replies_sent: Mapping[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One card to send, quoting one client message."""
+
+    rule: str  #: rule name, or "fallback"
+    card: Card
+    reply_to: str  #: the client's message id (`unique`) to quote
+    once_per: str | None = None  #: conversation | day | ever | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to answer, or why nothing: `outcome` is a short code, `explanation` a sentence."""
+
+    replies: tuple[Reply, ...]
+    #: reply | no_match | group | empty | conditions | already_sent
+    outcome: str
+    explanation: str
+
+
+def decide(message: InboundMessage, rules: RuleSet, client: ClientState, now: datetime) -> Decision:
+    """Decide the answer to one message."""
+    return decide_burst((message,), rules, client, now)
+
+
+def decide_burst(
+    messages: Sequence[InboundMessage], rules: RuleSet, client: ClientState, now: datetime
+) -> Decision:
+    """Decide the answer to several messages of one client, taken together (arrival order)."""
+    private = [m for m in messages if not m.is_group]
+    if not private:
+        # the gateway refuses contacts to groups (reason 4), so groups are never answered
+        return Decision((), "group", "Group chats are never answered.")
+    with_text = [m for m in private if m.text is not None and m.text.strip()]
+    if not with_text:
+        kind = private[0].type
+        return Decision((), "empty", f"The message has no text to match (a {kind} message).")
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    moment = Moment(now.astimezone(rules.timezone), now, client)
+    numbered = len(with_text) > 1
+
+    claims: dict[str, _Claim] = {}  # keyword/pattern rules, in the order of the quoted message
+    catch_all: _Claim | None = None
+    held_back: list[str] = []  # matched, but a condition did not hold
+    for position, message in enumerate(with_text, start=1):
+        assert message.text is not None
+        scan = rules.match(message.text)
+        for index in scan.candidates():
+            rule = rules.rules[index]
+            found = scan.rule_match(index)
+            if found is None:
+                continue
+            where = f" in message {position}" if numbered else ""
+            failure = rule.condition.failure(moment) if rule.condition is not None else None
+            if failure is not None:
+                held_back.append(f"{_matched(rule.name, found, where)} but {failure}")
+                continue
+            claim = _Claim(rule.name, rule.card, rule.once_per, message, found, where)
+            if rule.words.catch_all:
+                catch_all = catch_all or _Claim(
+                    rule.name, rule.card, rule.once_per, with_text[0], found, ""
+                )
+            elif rule.name not in claims:
+                claims[rule.name] = claim
+            break
+
+    if claims:
+        chosen = list(claims.values())
+    elif catch_all is not None:
+        chosen = [catch_all]
+    else:
+        return _fallback(rules, moment, with_text[0], held_back)
+
+    replies: list[Reply] = []
+    said: list[str] = []
+    silenced: list[str] = []
+    for claim in chosen:
+        why_not = _already_sent(claim.rule, claim.once_per, moment, rules.timezone)
+        if why_not is not None:
+            silenced.append(f"{claim.describe()} but its card {why_not}")
+        else:
+            replies.append(Reply(claim.rule, claim.card, claim.message.id, claim.once_per))
+            said.append(claim.describe())
+    if replies:
+        return Decision(tuple(replies), "reply", _sentence(said + silenced))
+    return Decision((), "already_sent", _sentence(silenced))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    rule: str
+    card: Card
+    once_per: str | None
+    message: InboundMessage
+    found: str
+    where: str
+
+    def describe(self) -> str:
+        return _matched(self.rule, self.found, self.where)
+
+
+def _fallback(
+    rules: RuleSet, moment: Moment, first: InboundMessage, held_back: list[str]
+) -> Decision:
+    reason = held_back[0] if held_back else "no rule matched"
+    fallback = rules.fallback
+    if fallback is None:
+        outcome = "conditions" if held_back else "no_match"
+        return Decision((), outcome, _sentence([reason + " and there is no fallback"]))
+    failure = fallback.condition.failure(moment) if fallback.condition is not None else None
+    if failure is not None:
+        outcome = "conditions" if held_back else "no_match"
+        text = f"{reason}, and the fallback does not answer because {failure}"
+        return Decision((), outcome, _sentence([text]))
+    why_not = _already_sent(FALLBACK_NAME, fallback.once_per, moment, rules.timezone)
+    if why_not is not None:
+        return Decision((), "already_sent", _sentence([f"{reason}; the fallback card {why_not}"]))
+    reply = Reply(FALLBACK_NAME, fallback.card, first.id, fallback.once_per)
+    return Decision((reply,), "reply", _sentence([f"{reason}, so the fallback answers"]))
+
+
+def _already_sent(rule: str, once_per: str | None, moment: Moment, tz: tzinfo) -> str | None:
+    """Why `once_per` keeps the card back now, or None if it may be sent."""
+    if once_per is None:
+        return None
+    sent = moment.client.replies_sent.get(rule)
+    if sent is None:
+        return None
+    if once_per == "ever":
+        return "was already sent to this client before"
+    if once_per == "day":
+        if sent.astimezone(tz).date() == moment.local.date():
+            return "was already sent today"
+        return None
+    started = moment.client.conversation_started_at
+    if started is not None and moment.now - started < CONVERSATION and sent >= started:
+        return "was already sent in this conversation"
+    return None
+
+
+def _matched(rule: str, found: str, where: str) -> str:
+    if found == "any message":
+        return f"rule '{rule}' (no keywords) applies"
+    shown = found if found.startswith("/") else f"'{found}'"
+    return f"rule '{rule}' matched {shown}{where}"
+
+
+def _sentence(parts: list[str]) -> str:
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."

@@ -1,0 +1,568 @@
+"""Validated rule files -> one `RuleSet`: cards, conditions and a keyword index, built once.
+
+Every content problem (unknown contact, bad phone, bad time, unknown timezone, duplicate
+rule name, empty keyword list, broken pattern) is reported at the YAML node it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import regex
+
+from bot.rules.card import Card, international_digits
+from bot.rules.conditions import (
+    AllOf,
+    BusinessHours,
+    Condition,
+    Dates,
+    Days,
+    FirstMessage,
+    Hours,
+    Not,
+    parse_date_span,
+    parse_days,
+    parse_time_range,
+)
+from bot.rules.diagnostics import Diagnostics, SourceMap
+from bot.rules.diagnostics import Path as NodePath
+from bot.rules.loader import ParsedFile
+from bot.rules.matcher import KeywordIndex, MessageMatch, RuleWords, fuzzy_phrases, key_of
+from bot.rules.model import RuleModel, WhenModel
+
+FALLBACK = "fallback"
+_DEFAULT_MAX_WAIT_S = 15.0
+_BIRTHDAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# a group that repeats something repeating: (a+)+, (\w*)*, (x+){2,} ...
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,)")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a rule was written, for messages and for `check`."""
+
+    source: SourceMap
+    path: NodePath
+
+    def position(self, *more: str | int, key: bool = False) -> tuple[int | None, int | None]:
+        return self.source.position((*self.path, *more), key=key)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """One rule, ready to test: its words are in the rule set's index at `index`."""
+
+    index: int
+    name: str
+    card: Card
+    words: RuleWords
+    condition: Condition | None  #: `when:` and `first_message:` together
+    once_per: str | None
+    origin: Origin
+    signature: str  #: changes when anything in the rule's text changes
+    examples: tuple[str, ...] = ()
+    not_examples: tuple[str, ...] = ()
+
+    @property
+    def unconditional(self) -> bool:
+        """True if nothing but its words decides whether it answers."""
+        return self.condition is None
+
+    def describe(self) -> str:
+        """`sales: keywords(sales|price) & ~exclude(tax) & when(business_hours) -> sales`."""
+        words = self.words
+        parts: list[str] = []
+        if words.keywords:
+            shown = "|".join(words.keywords[:6])
+            if len(words.keywords) > 6:
+                shown += f"|… +{len(words.keywords) - 6}"
+            parts.append(f"{'fuzzy' if words.fuzzy else 'keywords'}({shown})")
+        if words.pattern is not None:
+            parts.append(f"pattern(/{words.pattern.pattern}/)")
+        if not parts:
+            parts.append("any")
+        if not words.prefixes:
+            parts.append("no_prefixes")
+        if words.exclude:
+            parts.append(f"~exclude({'|'.join(words.exclude)})")
+        if self.condition is not None:
+            parts.append(f"when({self.condition!r})")
+        if self.once_per:
+            parts.append(f"once_per({self.once_per})")
+        return f"{self.name}: {' & '.join(parts)} -> {self.card.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFallback:
+    """The answer when no rule answers."""
+
+    card: Card
+    condition: Condition | None
+    once_per: str | None
+    origin: Origin
+    name: str = FALLBACK
+
+    def describe(self) -> str:
+        parts = ["no rule answered"]
+        if self.condition is not None:
+            parts.append(f"when({self.condition!r})")
+        if self.once_per:
+            parts.append(f"once_per({self.once_per})")
+        return f"{FALLBACK}: {' & '.join(parts)} -> {self.card.key}"
+
+
+class RuleSet:
+    """A loaded, compiled rule set: immutable, cheap to match against."""
+
+    def __init__(
+        self,
+        *,
+        rules: Sequence[CompiledRule],
+        fallback: CompiledFallback | None,
+        contacts: Mapping[str, Card],
+        timezone: ZoneInfo,
+        files: Sequence[Path],
+        version: str,
+        burst_window_s: float = 0.0,
+        burst_max_wait_s: float = _DEFAULT_MAX_WAIT_S,
+    ) -> None:
+        self.rules: tuple[CompiledRule, ...] = tuple(rules)
+        self.fallback = fallback
+        self.contacts: Mapping[str, Card] = MappingProxyType(dict(contacts))
+        self.timezone = timezone
+        self.files: tuple[Path, ...] = tuple(files)
+        self.version = version
+        self.burst_window_s = burst_window_s
+        self.burst_max_wait_s = burst_max_wait_s
+        self.rule_names: tuple[str, ...] = tuple(r.name for r in self.rules)
+        self.index = KeywordIndex([r.words for r in self.rules])
+
+    def match(self, text: str) -> MessageMatch:
+        """Scan one message's text against every rule's words (conditions not applied)."""
+        return self.index.scan(text)
+
+    def rule(self, name: str) -> CompiledRule | None:
+        """The rule called `name`, if any."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        return None
+
+    def describe(self) -> str:
+        """One readable line per rule (and the fallback), in the order they are tried."""
+        lines = [rule.describe() for rule in self.rules]
+        if self.fallback is not None:
+            lines.append(self.fallback.describe())
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<RuleSet {self.version} rules={len(self.rules)} keywords={len(self.index)}>"
+
+
+def compile_rulebook(
+    parsed: Sequence[ParsedFile], default_region: str, diagnostics: Diagnostics
+) -> RuleSet | None:
+    """Merge the files (in the order given) and compile them; None if any error was found."""
+    errors_before = len(diagnostics.errors)
+    settings = _merge_settings(parsed, diagnostics)
+    timezone = _timezone(settings, diagnostics)
+    hours = _business_hours(settings, diagnostics)
+    contacts = _contacts(parsed, default_region, diagnostics)
+    rules = _rules(parsed, contacts, hours, diagnostics)
+    fallback = _fallback(settings, contacts, hours, diagnostics)
+    if len(diagnostics.errors) > errors_before:
+        return None
+    digest = hashlib.sha256(default_region.encode())
+    for item in parsed:
+        digest.update(item.source.file.encode() + b"\0" + item.text.encode() + b"\0")
+    window = settings.get("burst_window_s")
+    max_wait = settings.get("burst_max_wait_s")
+    return RuleSet(
+        rules=rules,
+        fallback=fallback,
+        contacts={key: card for key, (card, _) in contacts.items()},
+        timezone=timezone or ZoneInfo("UTC"),
+        files=[item.path for item in parsed],
+        version=digest.hexdigest()[:12],
+        burst_window_s=_number(window, 0.0),
+        burst_max_wait_s=_number(max_wait, _DEFAULT_MAX_WAIT_S),
+    )
+
+
+_Setting = tuple[object, SourceMap]
+
+
+def _number(setting: _Setting | None, default: float) -> float:
+    if setting is None or not isinstance(setting[0], int | float):
+        return default
+    return float(setting[0])
+
+
+def _merge_settings(parsed: Sequence[ParsedFile], diagnostics: Diagnostics) -> dict[str, _Setting]:
+    settings: dict[str, _Setting] = {}
+    for item in parsed:
+        for name in (
+            "timezone",
+            "business_hours",
+            "burst_window_s",
+            "burst_max_wait_s",
+            "fallback",
+        ):
+            value = getattr(item.model, name)
+            if value is None:
+                continue
+            if name in settings:
+                first = settings[name][1]
+                line = first.position((name,), key=True)[0]
+                diagnostics.error(
+                    f"'{name}' is already set in {first.file}",
+                    item.source,
+                    (name,),
+                    key=True,
+                    hint=f"line {line}; set it in one file only",
+                )
+                continue
+            settings[name] = (value, item.source)
+    return settings
+
+
+def _timezone(settings: dict[str, _Setting], diagnostics: Diagnostics) -> ZoneInfo | None:
+    if "timezone" not in settings:
+        return ZoneInfo("UTC")
+    name, source = settings["timezone"]
+    assert isinstance(name, str)
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(name, _timezone_names(), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else "e.g. Asia/Jerusalem, Europe/London"
+        diagnostics.error(f"unknown timezone '{name}'", source, ("timezone",), hint=hint)
+        return None
+
+
+@lru_cache(maxsize=1)
+def _timezone_names() -> list[str]:
+    return sorted(available_timezones())
+
+
+def _business_hours(
+    settings: dict[str, _Setting], diagnostics: Diagnostics
+) -> BusinessHours | None:
+    if "business_hours" not in settings:
+        return None
+    table, source = settings["business_hours"]
+    assert isinstance(table, dict)
+    schedule = []
+    for day_text, ranges in table.items():
+        path: NodePath = ("business_hours", day_text)
+        try:
+            days = parse_days(day_text)
+        except ValueError as exc:
+            diagnostics.error(exc.args[0], source, path, key=True, hint=exc.args[1])
+            continue
+        items = [ranges] if isinstance(ranges, str) else list(ranges)
+        for i, text in enumerate(items):
+            where = path if isinstance(ranges, str) else (*path, i)
+            if text.strip().lower() == "closed":
+                continue
+            try:
+                schedule.append((days, parse_time_range(text)))
+            except ValueError as exc:
+                diagnostics.error(exc.args[0], source, where, hint=exc.args[1])
+    return BusinessHours(tuple(schedule))
+
+
+def _contacts(
+    parsed: Sequence[ParsedFile], region: str, diagnostics: Diagnostics
+) -> dict[str, tuple[Card, SourceMap]]:
+    contacts: dict[str, tuple[Card, SourceMap]] = {}
+    for item in parsed:
+        for key, contact in item.model.contacts.items():
+            path: NodePath = ("contacts", key)
+            if key in contacts:
+                diagnostics.error(
+                    f"contact '{key}' is already defined in {contacts[key][1].file}",
+                    item.source,
+                    path,
+                    key=True,
+                )
+                continue
+            ok = True
+            if not contact.name.strip():
+                diagnostics.error("a contact's name cannot be empty", item.source, (*path, "name"))
+                ok = False
+            phone = ""
+            try:
+                phone, valid = international_digits(contact.phone, region)
+                if not valid:
+                    diagnostics.warning(
+                        f"phone '{contact.phone}' is not an allocated number in {region.upper()}",
+                        item.source,
+                        (*path, "phone"),
+                        hint="check for a typo",
+                    )
+            except ValueError as exc:
+                diagnostics.error(exc.args[0], item.source, (*path, "phone"), hint=exc.args[1])
+                ok = False
+            if contact.birthday is not None and not _is_date(contact.birthday):
+                diagnostics.error(
+                    f"birthday '{contact.birthday}' is not a date",
+                    item.source,
+                    (*path, "birthday"),
+                    hint="write YYYY-MM-DD",
+                )
+                ok = False
+            if contact.email is not None and "@" not in contact.email:
+                diagnostics.error(
+                    f"'{contact.email}' is not an e-mail address", item.source, (*path, "email")
+                )
+                ok = False
+            if ok:
+                card = Card(
+                    key=key,
+                    name=contact.name.strip(),
+                    phone=phone,
+                    email=contact.email,
+                    birthday=contact.birthday,
+                    street=contact.street,
+                    city=contact.city,
+                    country=contact.country,
+                    website=contact.website,
+                )
+                contacts[key] = (card, item.source)
+    return contacts
+
+
+def _is_date(text: str) -> bool:
+    if not _BIRTHDAY.match(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _card_for(
+    contact: str,
+    contacts: dict[str, tuple[Card, SourceMap]],
+    source: SourceMap,
+    path: NodePath,
+    diagnostics: Diagnostics,
+) -> Card | None:
+    if contact in contacts:
+        return contacts[contact][0]
+    close = difflib.get_close_matches(contact, list(contacts), n=1, cutoff=0.5)
+    hint = (
+        f"did you mean '{close[0]}'?"
+        if close
+        else (f"known contacts: {', '.join(contacts)}" if contacts else "add it under 'contacts:'")
+    )
+    diagnostics.error(f"unknown contact '{contact}'", source, path, hint=hint)
+    return None
+
+
+def _rules(
+    parsed: Sequence[ParsedFile],
+    contacts: dict[str, tuple[Card, SourceMap]],
+    hours: BusinessHours | None,
+    diagnostics: Diagnostics,
+) -> list[CompiledRule]:
+    compiled: list[CompiledRule] = []
+    seen: dict[str, tuple[SourceMap, NodePath]] = {}
+    for item in parsed:
+        for i, model in enumerate(item.model.rules):
+            path: NodePath = ("rules", i)
+            rule = _rule(model, len(compiled), item.source, path, contacts, hours, diagnostics)
+            name = model.name.strip()
+            if name in seen:
+                other_source, other_path = seen[name]
+                line = other_source.position((*other_path, "name"))[0]
+                diagnostics.error(
+                    f"duplicate rule name '{name}'",
+                    item.source,
+                    (*path, "name"),
+                    hint=f"first used at {other_source.file}:{line}",
+                )
+            else:
+                seen[name] = (item.source, path)
+            if rule is not None:
+                compiled.append(rule)
+    return compiled
+
+
+def _rule(
+    model: RuleModel,
+    index: int,
+    source: SourceMap,
+    path: NodePath,
+    contacts: dict[str, tuple[Card, SourceMap]],
+    hours: BusinessHours | None,
+    diagnostics: Diagnostics,
+) -> CompiledRule | None:
+    errors_before = len(diagnostics.errors)
+    name = model.name.strip()
+    if not name:
+        diagnostics.error("a rule's name cannot be empty", source, (*path, "name"))
+    elif name == FALLBACK:
+        diagnostics.error(
+            "'fallback' is reserved for the fallback answer",
+            source,
+            (*path, "name"),
+            hint="choose another name",
+        )
+    if model.keywords is not None and not model.keywords:
+        diagnostics.error(
+            "empty keyword list",
+            source,
+            (*path, "keywords"),
+            hint="add words, or remove 'keywords:' to answer every message",
+        )
+    for field_name in ("keywords", "exclude"):
+        for j, word in enumerate(getattr(model, field_name) or ()):
+            if not key_of(word):
+                diagnostics.error(
+                    f"{field_name[:-1] if field_name == 'keywords' else 'exclude'} "
+                    f"'{word}' has no letters or digits",
+                    source,
+                    (*path, field_name, j),
+                    hint="emoji and punctuation are ignored",
+                )
+    pattern = _pattern(model.pattern, source, (*path, "pattern"), diagnostics)
+    card = _card_for(
+        model.reply.contact, contacts, source, (*path, "reply", "contact"), diagnostics
+    )
+    condition = _when(model.when, hours, source, (*path, "when"), diagnostics)
+    if model.first_message:
+        condition = FirstMessage() if condition is None else FirstMessage() & condition
+    if len(diagnostics.errors) > errors_before or card is None:
+        return None
+    keywords = tuple(model.keywords or ())
+    words = RuleWords(
+        keywords=keywords,
+        exclude=tuple(model.exclude),
+        prefixes=model.prefixes,
+        pattern=pattern,
+        fuzzy=model.fuzzy and bool(keywords),
+        catch_all=not keywords and pattern is None,
+        fuzzy_phrases=fuzzy_phrases(keywords) if model.fuzzy else {},
+    )
+    return CompiledRule(
+        index=index,
+        name=name,
+        card=card,
+        words=words,
+        condition=condition,
+        once_per=model.once_per,
+        origin=Origin(source, path),
+        signature=model.model_dump_json(),
+        examples=tuple(model.examples),
+        not_examples=tuple(model.not_examples),
+    )
+
+
+def _pattern(
+    text: str | None, source: SourceMap, path: NodePath, diagnostics: Diagnostics
+) -> regex.Pattern[str] | None:
+    if text is None:
+        return None
+    try:
+        compiled = regex.compile(text, regex.IGNORECASE)
+    except regex.error as exc:
+        diagnostics.error(
+            f"pattern /{text}/ is not a valid regular expression: {exc}", source, path
+        )
+        return None
+    if _NESTED_QUANTIFIER.search(text):
+        diagnostics.warning(
+            f"pattern /{text}/ repeats a repetition (like (a+)+) and can be very slow",
+            source,
+            path,
+            hint="it is stopped after 0.05 s and then counts as no match",
+        )
+    return compiled
+
+
+def _when(
+    model: WhenModel | None,
+    hours: BusinessHours | None,
+    source: SourceMap,
+    path: NodePath,
+    diagnostics: Diagnostics,
+) -> Condition | None:
+    if model is None:
+        return None
+    parts: list[Condition] = []
+    if model.inside and model.outside:
+        diagnostics.error("'inside' and 'outside' together can never hold", source, path)
+    for side in ("inside", "outside"):
+        if getattr(model, side) is None:
+            continue
+        if hours is None:
+            diagnostics.error(
+                f"'{side}: business_hours' but no business_hours are set",
+                source,
+                (*path, side),
+                hint="add business_hours: at the top of the file",
+            )
+            continue
+        parts.append(hours if side == "inside" else Not(hours))
+    if model.days is not None:
+        days: set[int] = set()
+        for i, text in enumerate(model.days):
+            try:
+                days |= parse_days(text)
+            except ValueError as exc:
+                diagnostics.error(exc.args[0], source, (*path, "days", i), hint=exc.args[1])
+        if days:
+            parts.append(Days(frozenset(days)))
+    if model.dates is not None:
+        spans = []
+        for i, text in enumerate(model.dates):
+            try:
+                spans.append(parse_date_span(text))
+            except ValueError as exc:
+                diagnostics.error(exc.args[0], source, (*path, "dates", i), hint=exc.args[1])
+        if spans:
+            parts.append(Dates(tuple(spans)))
+    if model.hours is not None:
+        try:
+            parts.append(Hours(parse_time_range(model.hours)))
+        except ValueError as exc:
+            diagnostics.error(exc.args[0], source, (*path, "hours"), hint=exc.args[1])
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+
+def _fallback(
+    settings: dict[str, _Setting],
+    contacts: dict[str, tuple[Card, SourceMap]],
+    hours: BusinessHours | None,
+    diagnostics: Diagnostics,
+) -> CompiledFallback | None:
+    if "fallback" not in settings:
+        return None
+    model, source = settings["fallback"]
+    from bot.rules.model import FallbackModel
+
+    assert isinstance(model, FallbackModel)
+    path: NodePath = ("fallback",)
+    card = _card_for(
+        model.reply.contact, contacts, source, (*path, "reply", "contact"), diagnostics
+    )
+    condition = _when(model.when, hours, source, (*path, "when"), diagnostics)
+    if card is None:
+        return None
+    return CompiledFallback(card, condition, model.once_per, Origin(source, path))
