@@ -96,7 +96,7 @@ class RuleBook:
 
     def _relevant(self, change: watchfiles.Change, path: str) -> bool:
         changed = Path(path)
-        if self.path.is_dir() or not self.path.exists() and self.path.suffix == "":
+        if self.path.is_dir() or (not self.path.exists() and self.path.suffix == ""):
             return changed.suffix in (".yaml", ".yml")
         return changed.name == self.path.name
 

@@ -1,0 +1,213 @@
+"""`rulebot check`: every problem in a rule set, not just the first.
+
+On top of what loading finds (YAML syntax, unknown keys, contacts, phones, times, timezones,
+duplicate names, empty keyword lists, risky patterns), this looks at the rules as a whole:
+rules that can never answer, keywords that an earlier rule always takes, contacts nobody uses,
+and every `examples:` / `not_examples:` line that does not behave as the file says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.rules.compile import CompiledRule, RuleSet
+from bot.rules.diagnostics import Diagnostic, Diagnostics, SourceMap
+from bot.rules.loader import display_name
+from bot.rules.matcher import key_of
+from bot.rules.reading import read_rules
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """The result of `check`: the problems in file order and the summary line."""
+
+    target: str
+    diagnostics: tuple[Diagnostic, ...]
+    ruleset: RuleSet | None
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self.diagnostics)
+
+    def failed(self, *, strict: bool = False) -> bool:
+        """True if there are errors (or, when `strict`, warnings)."""
+        return self.errors > 0 or (strict and self.warnings > 0)
+
+    def summary(self) -> str:
+        """'2 errors, 1 warning in FILE', or 'no problems in FILE (5 rules, 3 contacts)'."""
+        if not self.diagnostics:
+            extra = ""
+            if self.ruleset is not None:
+                extra = (
+                    f" ({_count(len(self.ruleset.rules), 'rule')}, "
+                    f"{_count(len(self.ruleset.contacts), 'contact')})"
+                )
+            return f"no problems in {self.target}{extra}"
+        return (
+            f"{_count(self.errors, 'error')}, {_count(self.warnings, 'warning')} in {self.target}"
+        )
+
+    def lines(self) -> list[str]:
+        """What `rulebot check` prints: one line per problem, then the summary."""
+        return [d.text() for d in self.diagnostics] + [self.summary()]
+
+
+def check_rules(path: str | Path, *, default_region: str = "IL") -> CheckReport:
+    """Load the rules as the server would, then lint them; never raises RuleError."""
+    ruleset, diagnostics = read_rules(path, default_region=default_region)
+    if ruleset is not None:
+        lint(ruleset, diagnostics)
+    return CheckReport(display_name(Path(path)), tuple(diagnostics.sorted()), ruleset)
+
+
+def lint(ruleset: RuleSet, diagnostics: Diagnostics) -> None:
+    """Add the whole-rule-set problems of a compiled `ruleset` to `diagnostics`."""
+    shadowed = _shadowed_rules(ruleset, diagnostics)
+    _keywords_taken(ruleset, shadowed, diagnostics)
+    _unused_contacts(ruleset, diagnostics)
+    for rule in ruleset.rules:
+        _examples(ruleset, rule, diagnostics)
+
+
+def _covers(earlier: CompiledRule, later: CompiledRule, ruleset: RuleSet) -> bool:
+    """True if every message `later` matches is also matched by `earlier`'s keywords."""
+    if earlier.words.exclude or earlier.words.pattern is not None:
+        return False
+    if earlier.words.catch_all:
+        return True
+    if later.words.catch_all or later.words.pattern is not None or later.words.fuzzy:
+        return False
+    if later.words.prefixes and not earlier.words.prefixes:
+        return False
+    return all(earlier.index in ruleset.match(word).hits for word in later.words.keywords)
+
+
+def _shadowed_rules(ruleset: RuleSet, diagnostics: Diagnostics) -> set[int]:
+    shadowed: set[int] = set()
+    unconditional = [r for r in ruleset.rules if r.unconditional]
+    for rule in ruleset.rules:
+        for earlier in unconditional:
+            if earlier.index >= rule.index:
+                break
+            if _covers(earlier, rule, ruleset):
+                line = earlier.origin.position("name")[0]
+                what = "every message" if earlier.words.catch_all else "all its keywords"
+                diagnostics.warning(
+                    f"rule '{rule.name}' can never answer: rule '{earlier.name}' (line {line}) "
+                    f"comes first and always answers {what}",
+                    rule.origin.source,
+                    (*rule.origin.path, "name"),
+                    hint="move it above, or give the earlier rule a 'when:'",
+                )
+                shadowed.add(rule.index)
+                break
+    fallback = ruleset.fallback
+    if fallback is not None:
+        for earlier in unconditional:
+            if earlier.words.catch_all:
+                line = earlier.origin.position("name")[0]
+                diagnostics.warning(
+                    f"the fallback can never answer: rule '{earlier.name}' (line {line}) "
+                    "answers every message",
+                    fallback.origin.source,
+                    fallback.origin.path,
+                    key=True,
+                )
+                break
+    return shadowed
+
+
+def _keywords_taken(ruleset: RuleSet, shadowed: set[int], diagnostics: Diagnostics) -> None:
+    """A keyword also listed in an earlier rule that always answers it is dead weight."""
+    owners: dict[str, CompiledRule] = {}
+    for rule in ruleset.rules:
+        keys = [key_of(word) for word in rule.words.keywords]
+        if rule.index not in shadowed:
+            for position, (word, key) in enumerate(zip(rule.words.keywords, keys, strict=True)):
+                owner = owners.get(key)
+                if owner is None or owner.index == rule.index:
+                    continue
+                line = owner.origin.position("name")[0]
+                diagnostics.warning(
+                    f"keyword '{word}' is also in rule '{owner.name}' (line {line}), "
+                    "which always answers it first",
+                    rule.origin.source,
+                    (*rule.origin.path, "keywords", position),
+                    hint="remove it from one of the two rules",
+                )
+        if rule.unconditional and not rule.words.exclude:
+            for key in keys:
+                owners.setdefault(key, rule)
+
+
+def _unused_contacts(ruleset: RuleSet, diagnostics: Diagnostics) -> None:
+    used = {rule.card.key for rule in ruleset.rules}
+    if ruleset.fallback is not None:
+        used.add(ruleset.fallback.card.key)
+    for key in ruleset.contacts:
+        if key not in used:
+            source = _contact_source(ruleset, key)
+            diagnostics.warning(
+                f"contact '{key}' is not used by any rule",
+                source,
+                ("contacts", key),
+                key=True,
+                hint="remove it, or add a rule that sends it",
+            )
+
+
+def _contact_source(ruleset: RuleSet, key: str) -> SourceMap | None:
+    sources = [r.origin.source for r in ruleset.rules]
+    if ruleset.fallback is not None:
+        sources.append(ruleset.fallback.origin.source)
+    for source in dict.fromkeys(sources):
+        if ("contacts", key) in source.values:
+            return source
+    return sources[0] if sources else None
+
+
+def answering_rule(ruleset: RuleSet, text: str, target: CompiledRule) -> tuple[bool, str]:
+    """Would `target` answer `text` when its conditions hold? (ok, which rule/why if not)."""
+    scan = ruleset.match(text)
+    first_match: CompiledRule | None = None
+    for index in scan.candidates():
+        if scan.rule_match(index) is None:
+            continue
+        rule = ruleset.rules[index]
+        if index == target.index:
+            return True, rule.name
+        first_match = first_match or rule
+        if rule.unconditional:
+            return False, f"rule '{rule.name}' answers it first"
+    if first_match is not None:
+        return False, f"it matches rule '{first_match.name}', not this one"
+    return False, "no rule matches it"
+
+
+def _examples(ruleset: RuleSet, rule: CompiledRule, diagnostics: Diagnostics) -> None:
+    for position, text in enumerate(rule.examples):
+        ok, why = answering_rule(ruleset, text, rule)
+        if not ok:
+            diagnostics.error(
+                f"example '{text}' is not answered by rule '{rule.name}': {why}",
+                rule.origin.source,
+                (*rule.origin.path, "examples", position),
+            )
+    for position, text in enumerate(rule.not_examples):
+        found = ruleset.match(text).rule_match(rule.index)
+        if found is not None:
+            on = "it has no keywords" if found == "any message" else f"on '{found}'"
+            diagnostics.error(
+                f"not_example '{text}' matches rule '{rule.name}' ({on})",
+                rule.origin.source,
+                (*rule.origin.path, "not_examples", position),
+            )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

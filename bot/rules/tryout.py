@@ -1,0 +1,212 @@
+"""What would happen if a client sent these messages: the pure core of `rulebot try`.
+
+Messages are grouped into bursts the way the server groups them (`burst_window_s`), each
+burst is decided by the real engine, and the client's state moves on between bursts (a card
+sent is remembered for `once_per`). The result is a structure a web playground can show,
+and `.text()` renders it for a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.engine import ClientState, Decision, decide_burst
+from bot.inbound import InboundMessage
+from bot.rules.compile import RuleSet
+from bot.rules.conditions import CONVERSATION
+from bot.text import normalize
+
+#: the seconds between messages when none is given: inside any sensible burst window
+DEFAULT_GAP_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TriedMessage:
+    """One message as the rules see it: the words, and which rules' words it contains."""
+
+    number: int
+    id: str
+    text: str
+    at: datetime
+    words: str  #: the normalised text keywords are matched on
+    #: (rule name, what matched) for every rule whose words match, conditions not applied
+    matches: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TriedBurst:
+    """Messages decided together, the client state before them, and the decision."""
+
+    messages: tuple[TriedMessage, ...]
+    client: ClientState
+    decided_at: datetime
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class TryResult:
+    """Everything `rulebot try` shows."""
+
+    ruleset: RuleSet
+    bursts: tuple[TriedBurst, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready) for a web playground."""
+        by_id = {m.id: m for burst in self.bursts for m in burst.messages}
+        return {
+            "version": self.ruleset.version,
+            "timezone": str(self.ruleset.timezone),
+            "bursts": [
+                {
+                    "decided_at": burst.decided_at.isoformat(),
+                    "outcome": burst.decision.outcome,
+                    "explanation": burst.decision.explanation,
+                    "messages": [
+                        {
+                            "number": m.number,
+                            "text": m.text,
+                            "words": m.words,
+                            "matches": [list(pair) for pair in m.matches],
+                        }
+                        for m in burst.messages
+                    ],
+                    "replies": [
+                        {
+                            "rule": r.rule,
+                            "contact": r.card.key,
+                            "quotes": by_id[r.reply_to].number,
+                            "fields": r.card.gateway_fields(),
+                        }
+                        for r in burst.decision.replies
+                    ],
+                }
+                for burst in self.bursts
+            ],
+        }
+
+    def text(self) -> str:
+        """A readable report: messages, matches, decision and the exact card fields."""
+        rules = self.ruleset
+        files = ", ".join(str(p) for p in rules.files)
+        lines = [f"rules: {files} (version {rules.version}, timezone {rules.timezone})"]
+        for burst in self.bursts:
+            lines.append("")
+            local = burst.decided_at.astimezone(rules.timezone)
+            together = " (decided together)" if len(burst.messages) > 1 else ""
+            lines.append(
+                f"at {local:%a %Y-%m-%d %H:%M:%S}{together}; client: "
+                f"{_client_text(burst.client, rules)}"
+            )
+            for message in burst.messages:
+                lines.append(f"  message {message.number}: {message.text!r}")
+                if message.matches:
+                    found = ", ".join(f"{rule} ({what})" for rule, what in message.matches)
+                    lines.append(f"    words match: {found}")
+                else:
+                    lines.append("    words match: no rule")
+            decision = burst.decision
+            numbers = {m.id: m.number for m in burst.messages}
+            if decision.replies:
+                lines.append(f"  -> reply: {decision.explanation}")
+                for reply in decision.replies:
+                    lines.append(
+                        f"     card '{reply.card.key}' from rule '{reply.rule}', "
+                        f"quoting message {numbers[reply.reply_to]}:"
+                    )
+                    for name, value in reply.card.gateway_fields().items():
+                        lines.append(f"       {name}: {value}")
+            else:
+                lines.append(f"  -> nothing sent ({decision.outcome}): {decision.explanation}")
+        return "\n".join(lines)
+
+
+def try_messages(
+    ruleset: RuleSet,
+    texts: Sequence[str],
+    *,
+    at: datetime,
+    client: ClientState | None = None,
+    gap_s: float = DEFAULT_GAP_S,
+) -> TryResult:
+    """Decide `texts` sent `gap_s` apart starting at `at` (aware), as the server would."""
+    state = client or ClientState(client="tryout")
+    messages = [
+        InboundMessage(
+            id=f"try-{i}",
+            client=state.client,
+            address=state.client,
+            text=text,
+            type="text",
+            timestamp=(at + timedelta(seconds=gap_s * (i - 1))).timestamp(),
+        )
+        for i, text in enumerate(texts, start=1)
+    ]
+    bursts: list[TriedBurst] = []
+    for group in _bursts(messages, ruleset):
+        decided_at = datetime.fromtimestamp(group[-1].timestamp, tz=at.tzinfo)
+        decision = decide_burst(group, ruleset, state, decided_at)
+        tried = tuple(_tried(ruleset, m, at.tzinfo) for m in group)
+        bursts.append(TriedBurst(tried, state, decided_at, decision))
+        state = _after(state, decision, decided_at)
+    return TryResult(ruleset, tuple(bursts))
+
+
+def _bursts(messages: list[InboundMessage], ruleset: RuleSet) -> list[list[InboundMessage]]:
+    window, max_wait = ruleset.burst_window_s, ruleset.burst_max_wait_s
+    groups: list[list[InboundMessage]] = []
+    for message in messages:
+        if groups and window > 0:
+            current = groups[-1]
+            quiet = message.timestamp - current[-1].timestamp
+            if quiet <= window and message.timestamp - current[0].timestamp <= max_wait:
+                current.append(message)
+                continue
+        groups.append([message])
+    return groups
+
+
+def _tried(ruleset: RuleSet, message: InboundMessage, tz: Any) -> TriedMessage:
+    text = message.text or ""
+    scan = ruleset.match(text)
+    matches = []
+    for index in scan.candidates():
+        found = scan.rule_match(index)
+        if found is not None:
+            matches.append((ruleset.rules[index].name, found))
+    return TriedMessage(
+        number=int(message.id.rsplit("-", 1)[1]),
+        id=message.id,
+        text=text,
+        at=datetime.fromtimestamp(message.timestamp, tz=tz),
+        words=normalize(text),
+        matches=tuple(matches),
+    )
+
+
+def _after(state: ClientState, decision: Decision, now: datetime) -> ClientState:
+    """The client's state once this burst is answered."""
+    sent = dict(state.replies_sent)
+    started = state.conversation_started_at
+    if decision.replies:
+        if started is None or now - started >= CONVERSATION:
+            started = now
+        for reply in decision.replies:
+            sent[reply.rule] = now
+    return replace(state, last_message_at=now, conversation_started_at=started, replies_sent=sent)
+
+
+def _client_text(client: ClientState, rules: RuleSet) -> str:
+    if client.last_message_at is None:
+        return "first message ever"
+    tz = rules.timezone
+    parts = [f"last message {client.last_message_at.astimezone(tz):%a %H:%M}"]
+    if client.replies_sent:
+        sent = ", ".join(
+            f"{rule} at {when.astimezone(tz):%a %H:%M}"
+            for rule, when in client.replies_sent.items()
+        )
+        parts.append(f"already sent: {sent}")
+    return "; ".join(parts)
