@@ -77,7 +77,8 @@ class DeliverySettings(_Section):
     #: pause automatic replies to a client after a person answered them from our account
     handoff_pause_h: float = Field(default=12.0, ge=0)
     #: rows older than this are pruned (never rows still in flight)
-    retention_days: float = Field(default=30.0, gt=0)
+    #: (at least 2: the gateway retries a webhook for up to 24 h and we dedupe on stored ids)
+    retention_days: float = Field(default=30.0, ge=2)
     #: how often the worker looks for work when not woken by a webhook
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     #: a claim on work (a client's messages, a send) lapses after this; another worker takes over

@@ -112,6 +112,7 @@ def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> In
 
     is_group = _is_group(payload, sender, from_id)
     address = _address(sender, from_id, is_group)
+    # from_id is the provider's stable key for a client; other gateways only give the number.
     client = from_id if from_id and _FROM_ID.match(from_id) else address
     return InboundMessage(
         id=message_id,
@@ -165,8 +166,9 @@ def _is_group(payload: dict[str, Any], sender: str | None, from_id: str | None) 
 def _address(sender: str | None, from_id: str | None, is_group: bool) -> str:
     if sender is not None and _PHONE.match(sender.replace(" ", "")):
         return _digits(sender)
-    if from_id is not None and _FROM_ID.match(from_id):
-        return from_id
+    for hidden in (from_id, sender):  # a hidden number: the from_id is the address
+        if hidden is not None and _FROM_ID.match(hidden):
+            return hidden
     if is_group:
         return sender or from_id or ""
     raise InboundError("sender must be an international number (digits) or a from_id")

@@ -64,7 +64,7 @@ class WebhookHandler:
         self._on_message = on_message
         self._clock = clock
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         self._authenticate(request)
         content_type = request.content_type
         if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
@@ -148,5 +148,5 @@ def create_app(
     app[STORE_KEY] = store
     app[CONFIG_KEY] = config
     handler = WebhookHandler(config=config, store=store, on_message=on_message, clock=clock)
-    app.router.add_post("/webhook", handler)
+    app.router.add_post("/webhook", handler.handle)
     return app
