@@ -109,6 +109,10 @@ class SandboxGateway:
         """The sandbox's clock (shiftable through /control/clock)."""
         return self._clock() + self._clock_offset
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's clock forward, as if that much time had passed."""
+        self._clock_offset += seconds
+
     # -- Send Contact ---------------------------------------------------------------------
 
     async def _send_contact(self, request: web.Request) -> web.Response:
@@ -327,7 +331,7 @@ class SandboxGateway:
 
     async def _shift_clock(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
-        self._clock_offset += float(body.get("advance_s", 0))
+        self.advance_clock(float(body.get("advance_s", 0)))
         return web.json_response({"now": self.now()})
 
     async def _reset(self, request: web.Request) -> web.Response:

@@ -20,6 +20,8 @@ PLAIN_WORDS = {
     "in_burst": "answered as part of a burst",
     "error": "could not be decided (see the log)",
     "sent": "sent (accepted by the gateway)",
+    "pending": "not sent yet, will try again",
+    "sending": "being sent",
     "failed": "failed after every retry",
     "refused": "refused by the gateway",
     "window_expired": "not sent: the client's 24 h window had closed",

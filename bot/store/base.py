@@ -103,6 +103,7 @@ class StoreStats:
     sends: Mapping[str, int]  #: outbox final states since `since` (sent, failed, ...)
     possible_duplicates: int
     conversations: int
+    #: (when, outbox state, error text), newest first
     recent_errors: Sequence[tuple[float, str, str]] = field(default_factory=tuple)
 
 

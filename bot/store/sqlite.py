@@ -354,9 +354,13 @@ def _claim_clients(
 
 
 def _client_record(conn: sqlite3.Connection, client: str, now: float) -> ClientRecord:
+    # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
+    # message names the number, the client's own messages their from_id): match by address.
     row = conn.execute(
-        "SELECT last_message_at, conversation_started_at, paused_until FROM clients "
-        "WHERE client = ?",
+        "SELECT c.last_message_at, c.conversation_started_at, "
+        "(SELECT MAX(p.paused_until) FROM clients p WHERE p.client = c.client "
+        " OR p.address = c.address) AS paused_until "
+        "FROM clients c WHERE c.client = ?",
         (client,),
     ).fetchone()
     replies = {
@@ -576,7 +580,7 @@ def _stats(conn: sqlite3.Connection, since: float, now: float) -> StoreStats:
     errors = [
         (r[0], r[1] or "error", r[2])
         for r in conn.execute(
-            "SELECT COALESCE(finished_at, next_attempt_at), error_code, error FROM outbox "
+            "SELECT COALESCE(finished_at, next_attempt_at), state, error FROM outbox "
             "WHERE error IS NOT NULL ORDER BY COALESCE(finished_at, next_attempt_at) DESC LIMIT 5"
         )
     ]

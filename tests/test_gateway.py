@@ -1,0 +1,174 @@
+"""The Send Contact client against the sandbox gateway: every answer and refusal, by name."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from bot.errors import GatewayError
+from bot.gateway import (
+    AccountUnknown,
+    BadRecipient,
+    EmptyField,
+    FirstContact,
+    GatewayClient,
+    GatewayProtocolError,
+    GatewayRejected,
+    GatewayUnavailable,
+    UnknownReason,
+    WhatsAppTemporaryError,
+    WindowExpired,
+    WrongApiKey,
+    error_for_reason,
+)
+from bot.sandbox import FaultPlan
+from tests.conftest import ACCOUNT, API_KEY, RunningSandbox
+
+CLIENT = "972541234567"
+CARD = {"contact_name": "Dana - Sales", "contact_phone": "972501234567"}
+
+
+@pytest.fixture
+async def client(sandbox: RunningSandbox) -> AsyncIterator[GatewayClient]:
+    sandbox.gateway.client_message_payload(CLIENT, {"body": "hi"})  # the client wrote to us
+    async with GatewayClient(
+        url=sandbox.send_contact_url, api_key=API_KEY, account=ACCOUNT, timeout_s=1.0
+    ) as gateway:
+        yield gateway
+
+
+async def test_accepted_send_returns_the_gateway_id_and_window(
+    client: GatewayClient, sandbox: RunningSandbox
+) -> None:
+    card = dict(CARD, contact_email="sales@example.co.il", website="https://example.co.il")
+    sent = await client.send_contact(to=CLIENT, contact=card, reply_to="ABC")
+    assert sent.unique == sandbox.gateway.state.sent[0]["unique"]
+    assert sent.template_time_left_min is not None and 1430 <= sent.template_time_left_min <= 1440
+    record = sandbox.gateway.state.sent[0]
+    assert record["replyTo"] == "ABC"
+    assert record["contact_email"] == "sales@example.co.il"
+
+
+async def send_expecting(client: GatewayClient, to: str = CLIENT, **card: str) -> GatewayError:
+    with pytest.raises(GatewayError) as caught:
+        await client.send_contact(to=to, contact=card or CARD, reply_to=None)
+    return caught.value
+
+
+async def test_wrong_api_key_is_reason_3_and_never_shows_the_key(sandbox: RunningSandbox) -> None:
+    async with GatewayClient(
+        url=sandbox.send_contact_url, api_key="not-the-key-42", account=ACCOUNT, timeout_s=1
+    ) as wrong:
+        error = await send_expecting(wrong)
+    assert isinstance(error, WrongApiKey)
+    assert (error.reason, error.retryable) == (3, False)
+    assert "RULEBOT_API_KEY" in str(error)
+    assert "not-the-key-42" not in str(error)
+
+
+async def test_unknown_account_is_reason_2(sandbox: RunningSandbox) -> None:
+    async with GatewayClient(
+        url=sandbox.send_contact_url, api_key=API_KEY, account="972599999999", timeout_s=1
+    ) as other:
+        error = await send_expecting(other)
+    assert isinstance(error, AccountUnknown)
+    assert "972599999999" in str(error)
+
+
+@pytest.mark.parametrize("to", ["", "hello", "9725001234567-157483929384", "1203630412@g.us"])
+async def test_bad_or_group_recipient_is_reason_4(client: GatewayClient, to: str) -> None:
+    error = await send_expecting(client, to=to)
+    assert isinstance(error, BadRecipient)
+    assert not error.retryable
+
+
+async def test_empty_contact_name_is_reason_5(client: GatewayClient) -> None:
+    error = await send_expecting(client, contact_name=" ", contact_phone="972501234567")
+    assert isinstance(error, EmptyField)
+
+
+async def test_never_wrote_is_reason_8(client: GatewayClient) -> None:
+    error = await send_expecting(client, to="972549999999")
+    assert isinstance(error, FirstContact)
+    assert "template" in str(error)
+
+
+async def test_over_24_hours_is_reason_7(client: GatewayClient, sandbox: RunningSandbox) -> None:
+    sandbox.gateway.state.clients[CLIENT].last_message_at = time.time() - 24 * 3600 - 1
+    error = await send_expecting(client)
+    assert isinstance(error, WindowExpired)
+    assert (error.reason, error.code) == (7, "window_expired")
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("reason6", WhatsAppTemporaryError),
+        ("http500", GatewayUnavailable),
+        ("http429", GatewayUnavailable),
+        ("timeout", GatewayUnavailable),
+    ],
+)
+async def test_temporary_failures_are_retryable(
+    client: GatewayClient, sandbox: RunningSandbox, kind: str, expected: type[GatewayError]
+) -> None:
+    sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=(kind,), delay_s=2.0)
+    error = await send_expecting(client)
+    assert type(error) is expected
+    assert error.retryable
+
+
+def test_undocumented_reason_is_permanent_and_kept() -> None:
+    error = error_for_reason(42, account=ACCOUNT, to=CLIENT)
+    assert isinstance(error, UnknownReason)
+    assert (error.reason, error.retryable) == (42, False)
+    assert "42" in str(error)
+
+
+async def test_unreachable_gateway_is_retryable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with GatewayClient(
+        url=f"http://127.0.0.1:{port}/x", api_key=API_KEY, account=ACCOUNT, timeout_s=1
+    ) as nowhere:
+        error = await send_expecting(nowhere)
+    assert isinstance(error, GatewayUnavailable)
+    assert API_KEY not in str(error)
+
+
+async def serve(handler: web.Handler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/send", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/send"
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "expected"),
+    [
+        (200, "<html>oops</html>", GatewayProtocolError),
+        (200, '{"status": "OK"}', GatewayProtocolError),
+        (404, "not found", GatewayRejected),
+    ],
+)
+async def test_answers_that_are_not_the_documented_json(
+    status: int, text: str, expected: type[GatewayError]
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, text=text)
+
+    runner, url = await serve(handler)
+    try:
+        async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as odd:
+            error = await send_expecting(odd)
+        assert type(error) is expected
+    finally:
+        await runner.cleanup()
