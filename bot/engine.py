@@ -90,7 +90,9 @@ def decide_burst(
             where = f" in message {position}" if numbered else ""
             failure = rule.condition.failure(moment) if rule.condition is not None else None
             if failure is not None:
-                held_back.append(f"{_matched(rule.name, found, where)} but {failure}")
+                # a rule without keywords held back (a greeting) is no news: it is not said
+                if not rule.words.catch_all:
+                    held_back.append(f"{_matched(rule.name, found, where)} but {failure}")
                 continue
             claim = _Claim(rule.name, rule.card, rule.once_per, message, found, where)
             if rule.words.catch_all:

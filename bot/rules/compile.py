@@ -44,6 +44,7 @@ _DEFAULT_MAX_WAIT_S = 15.0
 _BIRTHDAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # a group that repeats something repeating: (a+)+, (\w*)*, (x+){2,} ...
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,)")
+_REPEATED_ALTERNATION = re.compile(r"\(((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*)\)\s*(?:[+*]|\{\d*,)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,14 +485,25 @@ def _pattern(
             f"pattern /{text}/ is not a valid regular expression: {exc}", source, path
         )
         return None
-    if _NESTED_QUANTIFIER.search(text):
+    if _NESTED_QUANTIFIER.search(text) or _overlapping_alternatives(text):
         diagnostics.warning(
-            f"pattern /{text}/ repeats a repetition (like (a+)+) and can be very slow",
+            f"pattern /{text}/ repeats a repetition (like (a+)+ or (a|aa)+) and can be very slow",
             source,
             path,
             hint="it is stopped after 0.05 s and then counts as no match",
         )
     return compiled
+
+
+def _overlapping_alternatives(text: str) -> bool:
+    """A repeated group whose alternatives can match the same start: (a|aa)+, (x|x)*."""
+    for group in _REPEATED_ALTERNATION.finditer(text):
+        options = group[1].removeprefix("?:").split("|")
+        for i, first in enumerate(options):
+            for second in options[i + 1 :]:
+                if first.startswith(second) or second.startswith(first):
+                    return True
+    return False
 
 
 def _when(

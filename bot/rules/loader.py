@@ -195,7 +195,7 @@ def _at_mark(
 
 def _yaml_hint(exc: yaml.MarkedYAMLError) -> str | None:
     problem = exc.problem or ""
-    if "tab" in problem:
+    if "tab" in problem or "'\\t'" in problem:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "put text containing ': ' in quotes"
