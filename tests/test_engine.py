@@ -80,9 +80,18 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
     return load_rules(path)
 
 
-def msg(text: str | None, id: str = "m1", *, group: bool = False, kind: str = "text") -> InboundMessage:
-    return InboundMessage(id=id, client="972521111111", address="972521111111", text=text,
-                          type=kind, timestamp=0.0, is_group=group)
+def msg(
+    text: str | None, id: str = "m1", *, group: bool = False, kind: str = "text"
+) -> InboundMessage:
+    return InboundMessage(
+        id=id,
+        client="972521111111",
+        address="972521111111",
+        text=text,
+        type=kind,
+        timestamp=0.0,
+        is_group=group,
+    )
 
 
 def answer(rules: RuleSet, text: str, now: datetime, client: ClientState | None = None) -> Decision:
@@ -99,7 +108,9 @@ def utc(*args: int) -> datetime:
 def test_reply_names_rule_and_card_and_quotes_the_message(rules: RuleSet) -> None:
     decision = answer(rules, "I need a price", WED_NOON)
     assert decision.outcome == "reply"
-    assert [(r.rule, r.card.key, r.reply_to) for r in decision.replies] == [("sales", "sales", "m1")]
+    assert [(r.rule, r.card.key, r.reply_to) for r in decision.replies] == [
+        ("sales", "sales", "m1")
+    ]
     assert decision.explanation == "Rule 'sales' matched 'price'."
 
 
@@ -131,8 +142,9 @@ def test_fallback_once_per_day_is_already_sent(rules: RuleSet) -> None:
 def test_conditions_explain_which_rule_and_why(rules: RuleSet, tmp_path: Path) -> None:
     # without a fallback, a rule held back by its conditions gives outcome `conditions`
     path = tmp_path / "r.yaml"
-    path.write_text(SHOP.replace("fallback: {reply: {contact: sales}, once_per: day}\n", ""),
-                    encoding="utf-8")
+    path.write_text(
+        SHOP.replace("fallback: {reply: {contact: sales}, once_per: day}\n", ""), encoding="utf-8"
+    )
     no_fallback = load_rules(path)
     decision = answer(no_fallback, "weekend plans?", WED_NOON)
     assert decision.outcome == "conditions"
@@ -212,7 +224,8 @@ def test_business_hours_follow_daylight_saving_in_jerusalem(
 
 def test_inside_hours_explanation_names_the_time(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         timezone: Asia/Jerusalem
         business_hours: {sun-thu: "09:00-18:00", fri: "09:00-13:00"}
         contacts: {support: {name: S, phone: "03-555-0101"}}
@@ -221,7 +234,9 @@ def test_inside_hours_explanation_names_the_time(tmp_path: Path) -> None:
             keywords: [support]
             when: {outside: business_hours}
             reply: {contact: support}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     decision = answer(load_rules(path), "support", WED_NOON)
     assert decision.outcome == "conditions"
     assert decision.explanation == (
@@ -264,10 +279,18 @@ def test_dates_and_date_ranges(rules: RuleSet, now: datetime, answers: bool) -> 
 
 @pytest.mark.parametrize(
     ("local_time", "answers"),
-    [((19, 59, 59), False), ((20, 0, 0), True), ((23, 59, 59), True), ((0, 0, 0), True),
-     ((7, 59, 59), True), ((8, 0, 0), False)],
+    [
+        ((19, 59, 59), False),
+        ((20, 0, 0), True),
+        ((23, 59, 59), True),
+        ((0, 0, 0), True),
+        ((7, 59, 59), True),
+        ((8, 0, 0), False),
+    ],
 )
-def test_hours_may_pass_midnight(rules: RuleSet, local_time: tuple[int, int, int], answers: bool) -> None:
+def test_hours_may_pass_midnight(
+    rules: RuleSet, local_time: tuple[int, int, int], answers: bool
+) -> None:
     local = datetime(2026, 11, 25, *local_time, tzinfo=rules.timezone)
     now = local.astimezone(UTC)
     assert (answer(rules, "urgent", now).replies[0].rule == "night") is answers
@@ -284,7 +307,11 @@ def test_first_message_ever_gets_the_greeting(rules: RuleSet) -> None:
 
 @pytest.mark.parametrize(
     ("started_ago", "greets"),
-    [(None, True), (timedelta(hours=23, minutes=59, seconds=59), False), (timedelta(hours=24), True)],
+    [
+        (None, True),
+        (timedelta(hours=23, minutes=59, seconds=59), False),
+        (timedelta(hours=24), True),
+    ],
 )
 def test_first_message_of_a_new_conversation(
     rules: RuleSet, started_ago: timedelta | None, greets: bool
@@ -316,18 +343,25 @@ def test_once_per_day_is_the_local_calendar_day(
 
 def test_once_per_conversation_counts_only_this_conversation(rules: RuleSet) -> None:
     started = WED_NOON - timedelta(hours=30)  # the conversation has ended
-    client = ClientState("c", last_message_at=WED_NOON - timedelta(hours=25),
-                         conversation_started_at=started, replies_sent={"greeting": started})
+    client = ClientState(
+        "c",
+        last_message_at=WED_NOON - timedelta(hours=25),
+        conversation_started_at=started,
+        replies_sent={"greeting": started},
+    )
     assert decide(msg("hi"), rules, client, WED_NOON).replies[0].rule == "greeting"
 
 
 def test_once_per_conversation_suppresses_within_the_conversation(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         contacts: {sales: {name: S, phone: "052-555-0123"}}
         rules:
           - {name: sales, keywords: [sales], once_per: conversation, reply: {contact: sales}}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     rules = load_rules(path)
     started = WED_NOON - timedelta(hours=2)
     before = ClientState("c", WED_NOON, started, {"sales": started - timedelta(minutes=1)})
@@ -393,8 +427,21 @@ def test_burst_applies_once_per(rules: RuleSet) -> None:
 
 
 _texts = st.sampled_from(
-    ["sales", "hi", "support", "weekend", "price and support", "מכירות", "ولمبيعات", "", "vip",
-     "urgent", "sales tax", "holiday", "תקלה"]
+    [
+        "sales",
+        "hi",
+        "support",
+        "weekend",
+        "price and support",
+        "מכירות",
+        "ولمبيعات",
+        "",
+        "vip",
+        "urgent",
+        "sales tax",
+        "holiday",
+        "תקלה",
+    ]
 )
 
 
@@ -404,7 +451,9 @@ def test_decide_equals_a_burst_of_one(text: str, offset: int) -> None:
     rules = _shared_rules()
     now = utc(2026, 1, 1) + timedelta(seconds=offset)
     for client in (NEW, talking(now), talking(now, fallback=now, vip=now)):
-        assert decide(msg(text), rules, client, now) == decide_burst([msg(text)], rules, client, now)
+        assert decide(msg(text), rules, client, now) == decide_burst(
+            [msg(text)], rules, client, now
+        )
 
 
 _CACHE: dict[str, RuleSet] = {}

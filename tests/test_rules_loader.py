@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def error_of(tmp_path: Path, text: str) -> RuleError:
 
 
 def test_loads_a_minimal_rule_file(tmp_path: Path) -> None:
-    path = write(tmp_path, CONTACTS + "rules:\n  - {name: s, keywords: [sales], reply: {contact: sales}}\n")
+    path = write(
+        tmp_path, CONTACTS + "rules:\n  - {name: s, keywords: [sales], reply: {contact: sales}}\n"
+    )
     rules = load_rules(path)
     assert isinstance(rules, RuleSet)
     assert rules.rule_names == ("s",)
@@ -45,12 +48,15 @@ def test_loads_a_minimal_rule_file(tmp_path: Path) -> None:
 
 
 def test_phone_is_read_as_international_digits(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
         contacts:
           a: {name: A, phone: "052-555-0123"}
           b: {name: B, phone: "+972 3 555 0101"}
           c: {name: C, phone: "+44 20 7946 0321"}
-        """)
+        """,
+    )
     contacts = load_rules(path).contacts
     assert [contacts[k].phone for k in "abc"] == ["972525550123", "97235550101", "442079460321"]
 
@@ -61,17 +67,31 @@ def test_default_region_reads_local_numbers(tmp_path: Path) -> None:
 
 
 def test_card_gateway_fields_are_only_the_set_ones() -> None:
-    card = Card(key="s", name="Dana", phone="972525550123", email="d@example.com",
-                birthday="1990-02-03", city="Tel Aviv")
+    card = Card(
+        key="s",
+        name="Dana",
+        phone="972525550123",
+        email="d@example.com",
+        birthday="1990-02-03",
+        city="Tel Aviv",
+    )
     assert card.gateway_fields() == {
-        "contact_name": "Dana", "contact_phone": "972525550123",
-        "contact_email": "d@example.com", "contact_birthday": "1990-02-03",
+        "contact_name": "Dana",
+        "contact_phone": "972525550123",
+        "contact_email": "d@example.com",
+        "contact_birthday": "1990-02-03",
         "address_city": "Tel Aviv",
     }
     full = Card("k", "N", "1", "e@x", "2000-01-01", "S", "C", "IL", "https://x")
     assert list(full.gateway_fields()) == [
-        "contact_name", "contact_phone", "contact_email", "contact_birthday",
-        "address_street", "address_city", "address_country", "website",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "contact_birthday",
+        "address_street",
+        "address_city",
+        "address_country",
+        "website",
     ]
 
 
@@ -87,7 +107,9 @@ def test_text_that_is_no_phone_at_all_is_an_error(tmp_path: Path) -> None:
 
 
 def test_birthday_must_be_a_real_date(tmp_path: Path) -> None:
-    error = error_of(tmp_path, 'contacts:\n  a: {name: A, phone: "052-555-0123", birthday: "1990-02-30"}\n')
+    error = error_of(
+        tmp_path, 'contacts:\n  a: {name: A, phone: "052-555-0123", birthday: "1990-02-30"}\n'
+    )
     assert error.message == "birthday '1990-02-30' is not a date"
     assert error.hint == "write YYYY-MM-DD"
 
@@ -106,7 +128,10 @@ def test_tab_indentation_gets_a_hint(tmp_path: Path) -> None:
 
 
 def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
-    error = error_of(tmp_path, CONTACTS + "rules:\n  - name: s\n    keyword: [sales]\n    reply: {contact: sales}\n")
+    error = error_of(
+        tmp_path,
+        CONTACTS + "rules:\n  - name: s\n    keyword: [sales]\n    reply: {contact: sales}\n",
+    )
     assert error.message == "unknown key 'keyword'"
     assert error.hint == "did you mean 'keywords'?"
     assert (error.line, error.column) == (5, 5)
@@ -115,7 +140,11 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
 def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
     error = error_of(tmp_path, "timezon: Asia/Jerusalem\n")
     assert (error.message, error.hint, error.line, error.column) == (
-        "unknown key 'timezon'", "did you mean 'timezone'?", 1, 1)
+        "unknown key 'timezon'",
+        "did you mean 'timezone'?",
+        1,
+        1,
+    )
 
 
 def test_missing_reply_is_reported_at_the_rule(tmp_path: Path) -> None:
@@ -180,14 +209,25 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 
 def test_yaml_11_words_stay_words(tmp_path: Path) -> None:
     # YAML 1.1 reads no/on/yes as booleans and 09:00 as 540: keywords must stay as typed
-    path = write(tmp_path, CONTACTS + "rules:\n  - name: s\n    keywords: [no, on, yes, 09:00, 0501, 2024]\n"
-                 "    reply: {contact: sales}\n")
+    path = write(
+        tmp_path,
+        CONTACTS + "rules:\n  - name: s\n    keywords: [no, on, yes, 09:00, 0501, 2024]\n"
+        "    reply: {contact: sales}\n",
+    )
     assert load_rules(path).rules[0].words.keywords == ("no", "on", "yes", "09:00", "0501", "2024")
 
 
 def test_folder_is_merged_in_name_order(tmp_path: Path) -> None:
-    write(tmp_path, CONTACTS + "rules:\n  - {name: first, keywords: [a1], reply: {contact: sales}}\n", "10-a.yaml")
-    write(tmp_path, "rules:\n  - {name: second, keywords: [b2], reply: {contact: sales}}\n", "20-b.yaml")
+    write(
+        tmp_path,
+        CONTACTS + "rules:\n  - {name: first, keywords: [a1], reply: {contact: sales}}\n",
+        "10-a.yaml",
+    )
+    write(
+        tmp_path,
+        "rules:\n  - {name: second, keywords: [b2], reply: {contact: sales}}\n",
+        "20-b.yaml",
+    )
     write(tmp_path, "not a rule file", "notes.txt")
     rules = load_rules(tmp_path)
     assert rules.rule_names == ("first", "second")
@@ -210,11 +250,14 @@ def test_version_changes_with_the_content(tmp_path: Path) -> None:
 
 
 def test_first_error_in_file_order_is_raised(tmp_path: Path) -> None:
-    error = error_of(tmp_path, """\
+    error = error_of(
+        tmp_path,
+        """\
         timezone: Mars/Olympus
         contacts:
           sales: {name: S, phone: "1"}
-        """)
+        """,
+    )
     assert error.line == 1
     assert error.message == "unknown timezone 'Mars/Olympus'"
 
@@ -243,13 +286,32 @@ def test_any_text_loads_or_raises_only_rule_error(text: str) -> None:
 
 
 _yaml_ish = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-              st.text(max_size=20)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20)
+    ),
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(st.sampled_from(["timezone", "contacts", "rules", "name", "phone",
-                                         "keywords", "reply", "contact", "when", "inside",
-                                         "business_hours", "fallback", "x"]), children, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "timezone",
+                    "contacts",
+                    "rules",
+                    "name",
+                    "phone",
+                    "keywords",
+                    "reply",
+                    "contact",
+                    "when",
+                    "inside",
+                    "business_hours",
+                    "fallback",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=4,
+        ),
     ),
     max_leaves=20,
 )
@@ -257,12 +319,12 @@ _yaml_ish = st.recursive(
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(_yaml_ish)
-def test_any_yaml_structure_loads_or_raises_only_rule_error(tmp_path_factory: pytest.TempPathFactory, value: object) -> None:
+def test_any_yaml_structure_loads_or_raises_only_rule_error(
+    tmp_path_factory: pytest.TempPathFactory, value: object
+) -> None:
     import yaml
 
     path = tmp_path_factory.mktemp("fuzz") / "rules.yaml"
     path.write_text(yaml.safe_dump(value, allow_unicode=True), encoding="utf-8")
-    try:
+    with contextlib.suppress(RuleError):
         load_rules(path)
-    except RuleError:
-        pass

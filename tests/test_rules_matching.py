@@ -53,9 +53,17 @@ def first_rule(rules: RuleSet, text: str) -> str | None:
 
 @pytest.mark.parametrize(
     "text",
-    ["I want a PRICE list", "Sales?", "how much is it", "can I get a quote🙂", "who handles sales!!"],
+    [
+        "I want a PRICE list",
+        "Sales?",
+        "how much is it",
+        "can I get a quote🙂",
+        "who handles sales!!",
+    ],
 )
-def test_english_keywords_match_case_blind_and_next_to_punctuation(rules: RuleSet, text: str) -> None:
+def test_english_keywords_match_case_blind_and_next_to_punctuation(
+    rules: RuleSet, text: str
+) -> None:
     assert first_rule(rules, text) == "sales"
 
 
@@ -66,8 +74,15 @@ def test_keywords_match_whole_words_only(rules: RuleSet, text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["אני צריך מכירות", "מה המחיר?", "אפשר הצעת מחיר", "ולמכירות, מי אחראי?", "שהמחיר יהיה טוב",
-     "בְּמְחִיר", "מכירות🙂"],
+    [
+        "אני צריך מכירות",
+        "מה המחיר?",
+        "אפשר הצעת מחיר",
+        "ולמכירות, מי אחראי?",
+        "שהמחיר יהיה טוב",
+        "בְּמְחִיר",
+        "מכירות🙂",
+    ],
 )
 def test_hebrew_keywords_match_with_prefixes_and_niqqud(rules: RuleSet, text: str) -> None:
     assert first_rule(rules, text) == "sales"
@@ -130,11 +145,14 @@ def test_fuzzy_rule_explains_what_was_typed(rules: RuleSet) -> None:
 
 def test_fuzzy_matches_the_documented_example(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         contacts: {sales: {name: S, phone: "052-555-0123"}}
         rules:
           - {name: sales, keywords: [sales], fuzzy: true, reply: {contact: sales}}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     assert first_rule(load_rules(path), "slaes") == "sales"
 
 
@@ -147,11 +165,14 @@ def test_pattern_timeout_counts_as_no_match_and_is_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         contacts: {sales: {name: S, phone: "052-555-0123"}}
         rules:
           - {name: slow, pattern: '(a|aa)+$', reply: {contact: sales}}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     rules = load_rules(path)
     with caplog.at_level(logging.WARNING, logger="bot.rules.matcher"):
         assert rules.match("a" * 40 + "!").rule_match(0) is None
@@ -160,11 +181,14 @@ def test_pattern_timeout_counts_as_no_match_and_is_logged(
 
 def test_rule_without_keywords_matches_any_text(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         contacts: {sales: {name: S, phone: "052-555-0123"}}
         rules:
           - {name: hello, reply: {contact: sales}}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     rules = load_rules(path)
     assert rules.match("👍").rule_match(0) == "any message"
     assert rules.match("   ").rule_match(0) is None
@@ -192,7 +216,8 @@ def test_describe_prints_each_rule_readably(rules: RuleSet) -> None:
 
 def test_describe_shows_conditions(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         business_hours: {sun-thu: "09:00-18:00"}
         contacts: {sales: {name: S, phone: "052-555-0123"}}
         rules:
@@ -203,7 +228,9 @@ def test_describe_shows_conditions(tmp_path: Path) -> None:
             reply: {contact: sales}
           - {name: greeting, first_message: true, reply: {contact: sales}}
         fallback: {reply: {contact: sales}, once_per: day}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     assert load_rules(path).describe().splitlines() == [
         "support after hours: keywords(support) & when(~business_hours & days(fri|sat)) "
         "& once_per(day) -> sales",

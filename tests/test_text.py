@@ -75,7 +75,21 @@ def test_prefix_stems_never_leave_a_one_letter_stem() -> None:
 
 
 def test_prefix_tables_hold_the_common_combinations() -> None:
-    assert {"ו", "ה", "ב", "ל", "מ", "ש", "כ", "ול", "וה", "וב", "ומ", "שה", "כש"} <= HEBREW_PREFIXES
+    assert {
+        "ו",
+        "ה",
+        "ב",
+        "ל",
+        "מ",
+        "ש",
+        "כ",
+        "ול",
+        "וה",
+        "וב",
+        "ומ",
+        "שה",
+        "כש",
+    } <= HEBREW_PREFIXES
     assert {"ال", "وال", "بال", "لل"} <= ARABIC_PREFIXES
 
 
@@ -86,7 +100,13 @@ def test_normalisation_never_raises_and_is_stable(text: str) -> None:
     assert " " not in "".join(tokenize(text))
 
 
-@given(st.text(alphabet=st.characters(whitelist_categories=("Lu", "Ll", "Lo", "Mn", "Nd", "Zs", "Po", "So"))))
+@given(
+    st.text(
+        alphabet=st.characters(
+            whitelist_categories=("Lu", "Ll", "Lo", "Mn", "Nd", "Zs", "Po", "So")
+        )
+    )
+)
 def test_tokens_contain_no_marks_or_punctuation(text: str) -> None:
     for token in tokenize(text):
         assert token

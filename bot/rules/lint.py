@@ -165,27 +165,30 @@ def _contact_source(ruleset: RuleSet, key: str) -> SourceMap | None:
     sources = [r.origin.source for r in ruleset.rules]
     if ruleset.fallback is not None:
         sources.append(ruleset.fallback.origin.source)
-    for source in dict.fromkeys(sources):
+    for source in sources:
         if ("contacts", key) in source.values:
             return source
     return sources[0] if sources else None
 
 
 def answering_rule(ruleset: RuleSet, text: str, target: CompiledRule) -> tuple[bool, str]:
-    """Would `target` answer `text` when its conditions hold? (ok, which rule/why if not)."""
+    """Would `target` answer `text` when its conditions hold? (ok, why not)."""
     scan = ruleset.match(text)
-    first_match: CompiledRule | None = None
+    later: CompiledRule | None = None
     for index in scan.candidates():
         if scan.rule_match(index) is None:
             continue
         rule = ruleset.rules[index]
         if index == target.index:
             return True, rule.name
-        first_match = first_match or rule
+        if index > target.index:
+            later = rule
+            break
         if rule.unconditional:
-            return False, f"rule '{rule.name}' answers it first"
-    if first_match is not None:
-        return False, f"it matches rule '{first_match.name}', not this one"
+            line = rule.origin.position("name")[0]
+            return False, f"rule '{rule.name}' (line {line}) answers it first"
+    if later is not None:
+        return False, f"it matches rule '{later.name}', not this one"
     return False, "no rule matches it"
 
 
