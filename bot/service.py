@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.gateway import GatewayClient
+from bot.logs import add_secrets
 from bot.rules import RuleBook
 from bot.store import Store, open_store
 from bot.webhook import create_app
@@ -23,6 +24,8 @@ log = logging.getLogger("rulebot.service")
 
 #: how long a shutdown may take to finish the sends in flight
 SHUTDOWN_GRACE_S = 15.0
+#: an idle connection, or one that never completes its request headers, is closed after this
+IDLE_TIMEOUT_S = 15.0
 
 
 class Service:
@@ -79,6 +82,8 @@ class Service:
         api_key = config.gateway.secret()
         if not api_key:
             raise ConfigError("gateway.api_key is not set: give it as ${RULEBOT_API_KEY}")
+        admin_token = config.admin_token.get_secret_value() if config.admin_token else None
+        add_secrets(api_key, config.server.token(), admin_token)  # never written to a log
         rulebook = RuleBook(config.rules, default_region=config.default_region)
         rules = rulebook.load()  # raises RuleError: the server refuses to start on bad rules
         log.info("rules loaded: %d rules, version %s", len(rules.rule_names), rules.version)
@@ -90,9 +95,18 @@ class Service:
             timeout_s=config.gateway.timeout_s,
         )
         worker = Worker(store=store, rulebook=rulebook, gateway=gateway, config=config, clock=clock)
-        app = create_app(config=config, store=store, on_message=worker.notify_inbox, clock=clock)
-        # Exposed directly, aiohttp would keep idle connections for long: bound them.
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=15, shutdown_timeout=5)
+        app = create_app(
+            config=config,
+            store=store,
+            on_message=worker.notify_inbox,
+            clock=clock,
+            rulebook=rulebook,
+        )
+        # Exposed directly, aiohttp would keep idle connections for long: bound them. The
+        # keep-alive timer also runs from the connection's start, so it bounds slow headers.
+        runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=IDLE_TIMEOUT_S, shutdown_timeout=5
+        )
         await runner.setup()
         site = web.TCPSite(runner, config.server.host, config.server.port)
         try:

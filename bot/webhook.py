@@ -7,11 +7,12 @@ sending happen in the worker, after the answer.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -22,12 +23,17 @@ from bot.inbound import IgnoredEvent, InboundMessage, OutgoingEcho, StatusUpdate
 from bot.metrics import WEBHOOKS
 from bot.store import Store
 
+if TYPE_CHECKING:
+    from bot.rules import RuleBook
+
 log = logging.getLogger("rulebot.webhook")
 
 STORE_KEY: web.AppKey[Store] = web.AppKey("store", Store)  # type: ignore[type-abstract]
 CONFIG_KEY = web.AppKey("config", Config)
 
 _JSON_TYPES = ("application/json", "text/json")
+#: a client that has sent its headers must send the whole body within this (slow-body attack)
+BODY_TIMEOUT_S = 10.0
 
 
 def _reject(status: type[web.HTTPException], reason: str, outcome: str = "rejected") -> web.HTTPException:
@@ -69,7 +75,11 @@ class WebhookHandler:
         content_type = request.content_type
         if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
             raise _reject(web.HTTPUnsupportedMediaType, "send the webhook as application/json")
-        raw = await request.read()  # over server.max_body_bytes: aiohttp answers 413
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                raw = await request.read()  # over server.max_body_bytes: aiohttp answers 413
+        except TimeoutError:
+            raise _reject(web.HTTPRequestTimeout, "the body did not arrive in time") from None
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -142,11 +152,18 @@ def create_app(
     store: Store,
     on_message: Callable[[], None],
     clock: Callable[[], float] = time.time,
+    rulebook: RuleBook | None = None,
 ) -> web.Application:
-    """The bot's aiohttp application with its webhook route."""
+    """The bot's aiohttp application: the webhook, the ops probes and (if enabled) /admin."""
+    from bot.admin import add_admin_routes
+    from bot.ops import add_ops_routes
+
     app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[_never_500])
     app[STORE_KEY] = store
     app[CONFIG_KEY] = config
     handler = WebhookHandler(config=config, store=store, on_message=on_message, clock=clock)
     app.router.add_post("/webhook", handler.handle)
+    add_ops_routes(app, store=store, rulebook=rulebook, clock=clock)
+    if config.admin_token is not None and rulebook is not None:
+        add_admin_routes(app, config=config, store=store, rulebook=rulebook, clock=clock)
     return app
