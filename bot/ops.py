@@ -14,13 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import Gauge, generate_latest
 
 from bot.metrics import INBOX_DEPTH, OUTBOX_DEPTH, REGISTRY, RULE_RELOADS
 from bot.rules import RuleBook, RuleSet
 from bot.store import Store
 
 log = logging.getLogger("rulebot.ops")
+
+#: what generate_latest() writes; newer clients advertise 1.0.0, which old Prometheus servers
+#: do not negotiate
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 #: a readiness or metrics probe never waits longer than this on the store
 STORE_PROBE_TIMEOUT_S = 2.0
@@ -105,7 +109,7 @@ class OpsHandlers:
             OUTBOX_DEPTH.set(stats.outbox_pending + stats.outbox_in_flight)
         self._update_rule_metrics()
         return web.Response(
-            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            body=generate_latest(REGISTRY), headers={"Content-Type": METRICS_CONTENT_TYPE}
         )
 
     def _update_rule_metrics(self) -> None:

@@ -1,0 +1,212 @@
+"""The /admin dashboard over plain HTTP: its own token, the cookie, and what the pages show."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+from yarl import URL
+
+from bot.admin import COOKIE, mask_client, session_value
+from bot.sandbox import FaultPlan
+from bot.store import reports
+from tests.conftest import TOKEN, Bot, RunningSandbox, make_config
+
+BotFactory = Callable[..., Awaitable[Bot]]
+ADMIN_TOKEN = "admin-token-for-tests-42"
+CLIENT = "972541234567"
+
+
+@pytest.fixture
+async def admin_bot(bot_factory: BotFactory, tmp_path: Path, sandbox: RunningSandbox) -> Bot:
+    config = make_config(tmp_path, sandbox).model_copy(
+        update={"admin_token": SecretStr(ADMIN_TOKEN)}
+    )
+    return await bot_factory(config=config)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client that keeps cookies for 127.0.0.1 (aiohttp's default jar refuses IP hosts)."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def signed_in(bot: Bot, browser: aiohttp.ClientSession) -> None:
+    async with browser.post(
+        f"{bot.service.url}/admin/login", data={"token": ADMIN_TOKEN}, allow_redirects=False
+    ) as response:
+        assert response.status == 303
+
+
+async def page(browser: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with browser.get(url, allow_redirects=False) as response:
+        return response.status, await response.text()
+
+
+async def test_admin_is_off_without_an_admin_token(bot: Bot) -> None:
+    async with bot.http.get(f"{bot.service.url}/admin") as response:
+        assert response.status == 404
+
+
+async def test_admin_without_credentials_shows_the_sign_in_form(admin_bot: Bot) -> None:
+    async with admin_bot.http.get(f"{admin_bot.service.url}/admin") as response:
+        assert response.status == 401
+        html = await response.text()
+    assert 'action="/admin/login"' in html
+    assert "Today at a glance" not in html
+
+
+async def test_the_webhook_token_does_not_open_the_dashboard(
+    admin_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    status, html = await page(browser, f"{admin_bot.service.url}/admin?token={TOKEN}")
+    assert status == 401
+    async with browser.post(
+        f"{admin_bot.service.url}/admin/login", data={"token": TOKEN}, allow_redirects=False
+    ) as response:
+        assert response.status == 401
+    assert not browser.cookie_jar.filter_cookies(URL(f"{admin_bot.service.url}/admin")).get(COOKIE)
+
+
+async def test_token_in_the_url_becomes_a_cookie_and_leaves_the_url(
+    admin_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    url = f"{admin_bot.service.url}/admin/playground?text=sales&token={ADMIN_TOKEN}"
+    async with browser.get(url, allow_redirects=False) as response:
+        assert response.status == 303
+        location = response.headers["Location"]
+        cookie = response.cookies[COOKIE]
+    assert ADMIN_TOKEN not in location
+    assert location == "/admin/playground?text=sales"
+    assert cookie.value == session_value(ADMIN_TOKEN) != ADMIN_TOKEN
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/admin"
+    status, _ = await page(browser, admin_bot.service.url + location)
+    assert status == 200
+
+
+async def test_sign_in_form_then_sign_out(admin_bot: Bot, browser: aiohttp.ClientSession) -> None:
+    await signed_in(admin_bot, browser)
+    status, html = await page(browser, f"{admin_bot.service.url}/admin")
+    assert status == 200
+    assert "Today at a glance" in html
+    async with browser.post(
+        f"{admin_bot.service.url}/admin/logout", allow_redirects=False
+    ) as response:
+        assert response.status == 303
+    status, _ = await page(browser, f"{admin_bot.service.url}/admin")
+    assert status == 401
+
+
+async def test_wrong_token_and_forged_cookie_are_refused(admin_bot: Bot) -> None:
+    url = f"{admin_bot.service.url}/admin"
+    for cookie in ("", "x", ADMIN_TOKEN, session_value("another-token")):
+        async with admin_bot.http.get(url, headers={"Cookie": f"{COOKIE}={cookie}"}) as response:
+            assert response.status == 401, cookie
+    async with admin_bot.http.post(f"{url}/login", data={"token": ADMIN_TOKEN[:-1]}) as response:
+        assert response.status == 401
+        assert "not right" in await response.text()
+
+
+async def test_pages_forbid_scripts_framing_and_caching(
+    admin_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    await signed_in(admin_bot, browser)
+    async with browser.get(f"{admin_bot.service.url}/admin") as response:
+        headers = response.headers
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert "script-src" not in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Cache-Control"] == "no-store"
+
+
+async def test_dashboard_shows_today_rules_and_recent_messages_with_masked_clients(
+    admin_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    await admin_bot.client_writes(CLIENT, "hi, who handles sales?")
+    await admin_bot.client_writes("972541234568", "what's the weather like?")
+    await admin_bot.settle()
+    await signed_in(admin_bot, browser)
+    status, html = await page(browser, f"{admin_bot.service.url}/admin")
+    assert status == 200
+    assert '<div class="n" id="messages-in">2</div>' in html
+    assert '<div class="n" id="cards-sent">1</div>' in html
+    assert '<div class="n" id="unanswered">1</div>' in html
+    assert "no rule matched" in html
+    assert "hi, who handles sales?" in html
+    assert "…4567" in html
+    assert CLIENT not in html
+    assert "<svg" in html and 'class="bar"' in html
+    assert admin_bot.service.rulebook.current.version in html
+
+
+async def test_dashboard_explains_failures_in_plain_words(
+    bot_factory: BotFactory, tmp_path: Path, sandbox: RunningSandbox, browser: aiohttp.ClientSession
+) -> None:
+    config = make_config(tmp_path, sandbox, max_attempts=1).model_copy(
+        update={"admin_token": SecretStr(ADMIN_TOKEN)}
+    )
+    bot = await bot_factory(config=config)
+    bot.sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=("http500",))
+    await bot.client_writes(CLIENT, "sales please")
+    await bot.settle()
+    await signed_in(bot, browser)
+    _, html = await page(browser, f"{bot.service.url}/admin")
+    assert '<div class="n" id="failures">1</div>' in html
+    assert "failed after every retry" in html
+
+
+async def test_playground_answers_with_the_card_as_rulebot_try_does(
+    admin_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    await signed_in(admin_bot, browser)
+    status, html = await page(
+        browser, f"{admin_bot.service.url}/admin/playground?text=sales+please&at=2026-03-02T10:00"
+    )
+    assert status == 200
+    assert "Answers with a contact card" in html
+    assert "Demo Sales" in html
+    status, html = await page(
+        browser, f"{admin_bot.service.url}/admin/playground?text=weather&at=2026-03-02T10:00"
+    )
+    assert "Sends nothing: no rule matched" in html
+    assert not admin_bot.sent  # the playground never sends
+
+
+async def test_playground_refuses_a_bad_time_with_a_sentence(
+    admin_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    await signed_in(admin_bot, browser)
+    status, html = await page(
+        browser, f"{admin_bot.service.url}/admin/playground?text=sales&at=tomorrow"
+    )
+    assert status == 200
+    assert "is not a date and time" in html
+
+
+async def test_hourly_activity_buckets_messages_and_replies_by_hour(admin_bot: Bot) -> None:
+    await admin_bot.client_writes(CLIENT, "sales please")
+    await admin_bot.client_writes("972541234568", "support please")
+    await admin_bot.settle()
+    now = admin_bot.clock()
+    hours = await reports.hourly_activity(admin_bot.service.store, now=now)  # type: ignore[arg-type]
+    assert len(hours) == 7 * 24
+    assert hours[-1].start == (now // 3600) * 3600
+    assert (hours[-1].messages, hours[-1].replies) == (2, 2)
+    assert sum(h.messages for h in hours[:-1]) == 0
+
+
+def test_hour_buckets_floor_on_postgresql_and_truncate_on_sqlite() -> None:
+    assert reports.hour_bucket("t", "sqlite") == "CAST(t / 3600 AS INTEGER)"
+    assert reports.hour_bucket("t", "postgresql") == "CAST(FLOOR(t / 3600) AS BIGINT)"
+
+
+def test_client_numbers_show_only_their_last_four_digits() -> None:
+    assert mask_client("972541234567") == "…4567"
+    assert mask_client("IL.123456789") == "…6789"
+    assert mask_client("abc") == "client"
