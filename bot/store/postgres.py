@@ -391,37 +391,44 @@ async def _claim_clients(
         now,
     )
     next_due: float | None = None
-    ready: list[str] = []
+    ready: dict[str, float] = {}  # due now, oldest first
     for row in rows:
         due = min(row["last_at"] + window_s, row["first_at"] + max_wait_s)
-        if due > now or len(ready) >= limit:
+        if due > now:
             next_due = due if next_due is None else min(next_due, due)
-            continue
-        ready.append(row["client"])
+        else:
+            ready[row["client"]] = due
     if not ready:
         return [], next_due
-    # Another instance may be claiming the same clients: skip what it holds, and re-check the
-    # claim on the row as it is now (a row changed since our snapshot is re-read by FOR UPDATE).
-    locked = {
+    # Other instances claim at the same time: skip the rows they hold (and take the next ready
+    # ones instead), and re-check each claim on the row as it is now (FOR UPDATE re-reads a row
+    # changed since this statement's snapshot).
+    locked = [
         row["client"]
         for row in await conn.fetch(
-            "SELECT client FROM clients WHERE client = ANY($1::text[]) "
-            "AND (claim_until IS NULL OR claim_until < $2) ORDER BY client FOR UPDATE SKIP LOCKED",
-            ready,
+            "SELECT c.client FROM clients c "
+            "JOIN unnest($1::text[]) WITH ORDINALITY AS r(client, n) ON r.client = c.client "
+            "WHERE c.claim_until IS NULL OR c.claim_until < $2 "
+            "ORDER BY r.n LIMIT $3 FOR UPDATE OF c SKIP LOCKED",
+            list(ready),
             now,
+            limit,
         )
-    }
+    ]
+    if len(locked) == limit and len(ready) > limit:  # more are ready than we may take
+        left = min(due for client, due in ready.items() if client not in set(locked))
+        next_due = left if next_due is None else min(next_due, left)
     pending: dict[str, list[PendingMessage]] = {}
     for row in await conn.fetch(
         "SELECT client, payload, received_at FROM inbox "
         "WHERE client = ANY($1::text[]) AND state = 'pending' ORDER BY received_at, id",
-        list(locked),
+        locked,
     ):
         pending.setdefault(row["client"], []).append(
             PendingMessage(message_from_json(row["payload"]), row["received_at"])
         )
     batches: list[ClientBatch] = []
-    for client in ready:
+    for client in locked:
         messages = pending.get(client)
         if not messages:  # another instance decided them meanwhile
             continue
@@ -445,9 +452,13 @@ async def _claim_clients(
 
 
 async def _client_record(conn: _Conn, client: str, now: float) -> ClientRecord:
+    # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
+    # message names the number, the client's own messages their from_id): match by address.
     row = await conn.fetchrow(
-        "SELECT last_message_at, conversation_started_at, paused_until FROM clients "
-        "WHERE client = $1",
+        "SELECT c.last_message_at, c.conversation_started_at, "
+        "(SELECT MAX(p.paused_until) FROM clients p WHERE p.client = c.client "
+        " OR p.address = c.address) AS paused_until "
+        "FROM clients c WHERE c.client = $1",
         client,
     )
     replies = {
@@ -681,7 +692,7 @@ async def _stats(conn: _Conn, since: float, now: float) -> StoreStats:
     errors = [
         (r[0], r[1] or "error", r[2])
         for r in await conn.fetch(
-            "SELECT COALESCE(finished_at, next_attempt_at), error_code, error FROM outbox "
+            "SELECT COALESCE(finished_at, next_attempt_at), state, error FROM outbox "
             "WHERE error IS NOT NULL ORDER BY COALESCE(finished_at, next_attempt_at) DESC LIMIT 5"
         )
     ]
