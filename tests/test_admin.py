@@ -63,7 +63,7 @@ async def test_admin_without_credentials_shows_the_sign_in_form(admin_bot: Bot) 
 async def test_the_webhook_token_does_not_open_the_dashboard(
     admin_bot: Bot, browser: aiohttp.ClientSession
 ) -> None:
-    status, html = await page(browser, f"{admin_bot.service.url}/admin?token={TOKEN}")
+    status, _ = await page(browser, f"{admin_bot.service.url}/admin?token={TOKEN}")
     assert status == 401
     async with browser.post(
         f"{admin_bot.service.url}/admin/login", data={"token": TOKEN}, allow_redirects=False
