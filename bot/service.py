@@ -26,6 +26,8 @@ log = logging.getLogger("rulebot.service")
 SHUTDOWN_GRACE_S = 15.0
 #: an idle connection, or one that never completes its request headers, is closed after this
 IDLE_TIMEOUT_S = 15.0
+#: after answering early (401, 408, 413...), unread body bytes are drained this long, no more
+LINGER_S = 2.0
 
 
 class Service:
@@ -105,7 +107,11 @@ class Service:
         # Exposed directly, aiohttp would keep idle connections for long: bound them. The
         # keep-alive timer also runs from the connection's start, so it bounds slow headers.
         runner = web.AppRunner(
-            app, access_log=None, keepalive_timeout=IDLE_TIMEOUT_S, shutdown_timeout=5
+            app,
+            access_log=None,
+            keepalive_timeout=IDLE_TIMEOUT_S,
+            lingering_time=LINGER_S,
+            shutdown_timeout=5,
         )
         await runner.setup()
         site = web.TCPSite(runner, config.server.host, config.server.port)
