@@ -468,3 +468,32 @@ def _shared_rules() -> RuleSet:
             path.write_text(SHOP, encoding="utf-8")
             _CACHE["shop"] = load_rules(path)
     return _CACHE["shop"]
+
+
+def test_business_hours_with_several_ranges_closed_days_and_overnight(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+        timezone: Asia/Jerusalem
+        business_hours:
+          sun-thu: ["09:00-13:00", "16:00-19:00"]
+          fri: closed
+          sat: "21:00-02:00"
+        contacts: {a: {name: A, phone: "052-555-0123"}}
+        rules:
+          - {name: open, keywords: [x], when: {inside: business_hours}, reply: {contact: a}}
+        """),
+        encoding="utf-8",
+    )
+    rules = load_rules(path)
+
+    def opened(*local: int) -> bool:
+        now = datetime(*local, tzinfo=rules.timezone).astimezone(UTC)
+        return decide(msg("x"), rules, NEW, now).outcome == "reply"
+
+    assert opened(2026, 11, 25, 12, 59) and not opened(2026, 11, 25, 13, 0)
+    assert opened(2026, 11, 25, 16, 0) and not opened(2026, 11, 25, 19, 0)
+    assert not opened(2026, 11, 27, 10, 0)  # Friday closed
+    assert opened(2026, 11, 28, 23, 0)  # Saturday night ...
+    assert opened(2026, 11, 29, 1, 59)  # ... into Sunday
+    assert not opened(2026, 11, 29, 2, 0)
