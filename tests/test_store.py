@@ -31,7 +31,7 @@ CARD = {"contact_name": "Sales", "contact_phone": "972500000099"}
 AnyStore = SqliteStore | PostgresStore
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """Where a store lives: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
@@ -51,6 +51,7 @@ async def store(store_url: str) -> AsyncIterator[AnyStore]:
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema, for the tests of several instances on one database."""
     async with postgres_schema() as url:
         yield url
 
@@ -533,6 +534,7 @@ def test_placeholders_in_quotes_and_comments_are_left_alone() -> None:
     )
 
 
+@pytest.mark.postgres
 async def test_postgres_recover_leaves_live_claims_of_other_instances(pg_url: str) -> None:
     live = await PostgresStore.open(pg_url)
     starting = await PostgresStore.open(pg_url)
@@ -553,6 +555,7 @@ async def test_postgres_recover_leaves_live_claims_of_other_instances(pg_url: st
         await starting.close()
 
 
+@pytest.mark.postgres
 async def test_postgres_instances_starting_together_migrate_once(pg_url: str) -> None:
     stores = await asyncio.gather(*(PostgresStore.open(pg_url) for _ in range(4)))
     try:
@@ -561,6 +564,7 @@ async def test_postgres_instances_starting_together_migrate_once(pg_url: str) ->
         await asyncio.gather(*(s.close() for s in stores))
 
 
+@pytest.mark.postgres
 async def test_postgres_two_instances_never_claim_the_same_client_or_send(pg_url: str) -> None:
     a = await PostgresStore.open(pg_url)
     b = await PostgresStore.open(pg_url)
