@@ -422,3 +422,41 @@ def test_shipped_schema_equals_the_generated_one() -> None:
 def test_example_files_point_to_the_schema(shipped: str) -> None:
     first = (REPO / shipped).read_text(encoding="utf-8").splitlines()[0]
     assert first == "# yaml-language-server: $schema=rulebook.schema.json"
+
+
+def test_wrong_shapes_are_named_by_rule_and_contact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, lines = check(
+        tmp_path,
+        monkeypatch,
+        """\
+        business_hours: {sun: {a: 1}}
+        burst_window_s: soon
+        contacts:
+          a: {name: A, phone: ["x"]}
+        rules:
+          - name: r
+            keywords: sales
+            first_message: maybe
+            once_per: week
+            reply: {contact: a}
+          - just a string
+          - keywords: [a]
+        """,
+    )
+    assert code == 1
+    assert lines == [
+        f"{at('{a: 1}')}: error: 'business_hours.sun' must be text or a list of text",
+        f"{at('soon')}: error: 'burst_window_s' must be a number",
+        f"{at('x', before=2)}: error: 'phone' of contact 'a' must be text",
+        f"{at('sales')}: error: 'keywords' of rule 'r' must be a list "
+        "(write it in square brackets, e.g. [sales, price])",
+        f"{at('maybe')}: error: 'first_message' of rule 'r' must be true or false",
+        f"{at('week')}: error: 'once_per' of rule 'r' must be one of 'conversation', 'day' or 'ever'",
+        f"{at('just a string')}: error: rule #2 must be a mapping (key: value lines)",
+        f"{at('keywords: [a]')}: error: missing 'name' in rule #3 "
+        "(every rule and contact needs a name)",
+        f"{at('keywords: [a]')}: error: missing 'reply' in rule #3 (add  reply: {{contact: NAME}})",
+        "9 errors, 0 warnings in shop.yaml",
+    ]

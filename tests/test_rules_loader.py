@@ -149,7 +149,7 @@ def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
 
 def test_missing_reply_is_reported_at_the_rule(tmp_path: Path) -> None:
     error = error_of(tmp_path, CONTACTS + "rules:\n  - name: s\n    keywords: [sales]\n")
-    assert error.message == "missing 'reply'"
+    assert error.message == "missing 'reply' in rule 's'"
     assert (error.line, error.column) == (4, 5)
 
 

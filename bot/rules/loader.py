@@ -163,7 +163,7 @@ def parse_text(
     try:
         model = RulebookModel.model_validate(data)
     except ValidationError as exc:
-        _report_validation(exc, source, local)
+        _report_validation(exc, source, local, data)
         diagnostics.extend(local)
         return None
     diagnostics.extend(local)
@@ -294,11 +294,20 @@ def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _report_validation(exc: ValidationError, source: SourceMap, diagnostics: Diagnostics) -> None:
+def _report_validation(
+    exc: ValidationError, source: SourceMap, diagnostics: Diagnostics, data: dict[str, Any]
+) -> None:
+    reported: set[tuple[Any, ...]] = set()
     for error in exc.errors():
-        loc = tuple(error["loc"])
+        raw = tuple(error["loc"])
+        loc = _real_path(raw, source)
         kind = error["type"]
-        what = ".".join(str(p) for p in loc)
+        if loc != raw:  # a value that may be one of several shapes (text or a list of text)
+            if loc not in reported:
+                reported.add(loc)
+                diagnostics.error(f"{_name(loc, data)} must be text or a list of text", source, loc)
+            continue
+        what = _name(loc, data)
         if kind == "extra_forbidden":
             key = str(loc[-1])
             model = _model_for(loc[:-1])
@@ -311,20 +320,61 @@ def _report_validation(exc: ValidationError, source: SourceMap, diagnostics: Dia
             )
             diagnostics.error(f"unknown key '{key}'", source, loc, key=True, hint=hint)
         elif kind == "missing":
-            diagnostics.error(f"missing '{loc[-1]}'", source, loc[:-1], hint=_missing_hint(loc))
+            where = _name(loc[:-1], data) if len(loc) > 1 else "the file"
+            diagnostics.error(
+                f"missing '{loc[-1]}' in {where}", source, loc[:-1], hint=_missing_hint(loc)
+            )
         elif kind == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
-            diagnostics.error(f"'{what}' must be one of {expected}", source, loc)
-        elif kind in ("list_type",):
-            diagnostics.error(f"'{what}' must be a list, e.g. [a, b]", source, loc)
+            diagnostics.error(f"{what} must be one of {expected}", source, loc)
+        elif kind == "list_type":
+            diagnostics.error(
+                f"{what} must be a list",
+                source,
+                loc,
+                hint="write it in square brackets, e.g. [sales, price]",
+            )
         elif kind in ("dict_type", "model_type", "model_attributes_type"):
-            diagnostics.error(f"'{what}' must be a mapping (key: value lines)", source, loc)
-        elif kind in ("string_type",):
-            diagnostics.error(f"'{what}' must be text", source, loc)
+            diagnostics.error(f"{what} must be a mapping (key: value lines)", source, loc)
+        elif kind == "string_type":
+            diagnostics.error(f"{what} must be text", source, loc)
         elif kind in ("bool_type", "bool_parsing"):
-            diagnostics.error(f"'{what}' must be true or false", source, loc)
+            diagnostics.error(f"{what} must be true or false", source, loc)
+        elif kind in ("float_type", "float_parsing", "int_type", "int_parsing"):
+            diagnostics.error(f"{what} must be a number", source, loc)
         else:
-            diagnostics.error(f"'{what}': {error['msg']}", source, loc)
+            diagnostics.error(f"{what}: {error['msg']}", source, loc)
+
+
+def _real_path(loc: tuple[Any, ...], source: SourceMap) -> tuple[Any, ...]:
+    """`loc` without the names pydantic adds for union members ('str', 'list[str]')."""
+    path: tuple[Any, ...] = ()
+    for part in loc:
+        candidate = (*path, part)
+        if candidate in source.values or candidate in source.keys:
+            path = candidate
+        elif isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part):
+            break
+        else:
+            path = candidate  # a missing or extra key: keep it
+    return path
+
+
+def _name(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """How a place in the file is named in a message: "'keywords' of rule 'sales'"."""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = data.get("rules")
+        rule = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else None
+        name = rule.get("name") if isinstance(rule, dict) else None
+        owner = f"rule '{name}'" if isinstance(name, str) else f"rule #{loc[1] + 1}"
+        rest = loc[2:]
+    elif len(loc) >= 2 and loc[0] == "contacts":
+        owner, rest = f"contact '{loc[1]}'", loc[2:]
+    else:
+        return "'" + ".".join(str(p) for p in loc) + "'"
+    if not rest:
+        return owner
+    return "'" + ".".join(str(p) for p in rest) + "' of " + owner
 
 
 def _missing_hint(loc: tuple[Any, ...]) -> str | None:
