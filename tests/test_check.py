@@ -453,7 +453,8 @@ def test_wrong_shapes_are_named_by_rule_and_contact(
         f"{at('sales')}: error: 'keywords' of rule 'r' must be a list "
         "(write it in square brackets, e.g. [sales, price])",
         f"{at('maybe')}: error: 'first_message' of rule 'r' must be true or false",
-        f"{at('week')}: error: 'once_per' of rule 'r' must be one of 'conversation', 'day' or 'ever'",
+        f"{at('week')}: error: 'once_per' of rule 'r' "
+        "must be one of 'conversation', 'day' or 'ever'",
         f"{at('just a string')}: error: rule #2 must be a mapping (key: value lines)",
         f"{at('keywords: [a]')}: error: missing 'name' in rule #3 "
         "(every rule and contact needs a name)",
