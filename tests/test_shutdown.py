@@ -1,0 +1,153 @@
+"""`rulebot serve` as a real process: SIGTERM while a send is in flight finishes that send,
+records it, and exits 0 in bounded time; its JSON logs keep secrets and numbers out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from bot.demo import demo_rules_path
+from bot.sandbox import FaultPlan
+from tests.conftest import ACCOUNT, API_KEY, TOKEN, RunningSandbox, wait_until
+
+CLIENT = "972541234567"
+#: the gateway holds the accepted send this long before answering (fault `slow_accept`)
+SLOW_ACCEPT_S = 2.0
+#: SIGTERM to exit, with a send of SLOW_ACCEPT_S in flight
+EXIT_BOUND_S = SLOW_ACCEPT_S + 8.0
+
+
+def rulebot_command() -> list[str]:
+    """The installed `rulebot` script next to this interpreter, else `python -m bot`."""
+    script = Path(sys.executable).with_name("rulebot")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServeProcess:
+    process: asyncio.subprocess.Process
+    url: str
+    store: Path
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.url}/webhook?token={TOKEN}"
+
+
+@pytest.fixture
+async def served(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[ServeProcess]:
+    port = free_port()
+    store = tmp_path / "rulebot.db"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""\
+account: "{ACCOUNT}"
+gateway:
+  url: {sandbox.send_contact_url}
+  api_key: ${{RULEBOT_API_KEY}}
+  timeout_s: 10
+server:
+  host: 127.0.0.1
+  port: {port}
+  webhook_token: ${{RULEBOT_WEBHOOK_TOKEN}}
+rules: {demo_rules_path()}
+store: {store}
+delivery:
+  poll_interval_s: 0.05
+log_format: json
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "RULEBOT_API_KEY": API_KEY, "RULEBOT_WEBHOOK_TOKEN": TOKEN}
+    process = await asyncio.create_subprocess_exec(
+        *rulebot_command(), "serve", "--config", str(config),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    running = ServeProcess(process, f"http://127.0.0.1:{port}", store)
+    sandbox.gateway.webhook_url = running.webhook_url
+    try:
+        await wait_until(lambda: _healthy(running), timeout_s=20, interval_s=0.1)
+        yield running
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _healthy(running: ServeProcess) -> bool:
+    if running.process.returncode is not None:
+        raise AssertionError(f"rulebot serve exited with {running.process.returncode}")
+    try:
+        async with aiohttp.ClientSession() as http, http.get(running.url + "/healthz") as answer:
+            return answer.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def stop_and_wait(running: ServeProcess, bound_s: float) -> tuple[int, float, str]:
+    """SIGTERM, then wait for the exit; returns (exit code, seconds, stderr)."""
+    started = time.monotonic()
+    running.process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(running.process.communicate(), timeout=bound_s)
+    assert running.process.returncode is not None
+    return running.process.returncode, time.monotonic() - started, stderr.decode()
+
+
+async def test_sigterm_with_a_send_in_flight_finishes_it_and_exits_0(
+    served: ServeProcess, sandbox: RunningSandbox
+) -> None:
+    sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=("slow_accept",), delay_s=SLOW_ACCEPT_S)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{sandbox.url}/clients/{CLIENT}/messages", json={"body": "sales please"}
+        ) as response,
+    ):
+        unique = (await response.json())["unique"]
+
+    async def in_flight() -> bool:
+        return bool(sandbox.gateway.state.sent)
+
+    await wait_until(in_flight, timeout_s=10)  # the gateway has it and is slow to answer
+    code, took, stderr = await stop_and_wait(served, EXIT_BOUND_S)
+
+    assert code == 0, stderr[-2000:]
+    assert SLOW_ACCEPT_S / 2 < took < EXIT_BOUND_S  # it did wait for the gateway's answer
+    with sqlite3.connect(served.store) as db:
+        rows = db.execute("SELECT state, gateway_unique, reply_to FROM outbox").fetchall()
+    accepted = sandbox.gateway.state.sent[0]["unique"]
+    assert rows == [("sent", accepted, unique)]
+
+    lines = [orjson.loads(line) for line in stderr.splitlines() if line.strip()]
+    messages = [line["msg"] for line in lines]
+    assert "shutting down: finishing sends in flight" in messages
+    assert messages[-1] == "stopped"
+    assert any(line.get("message_id") == unique for line in lines)
+    assert not [line for line in lines if line["level"] in ("ERROR", "CRITICAL")]
+    assert CLIENT not in stderr
+    assert TOKEN not in stderr
+    assert API_KEY not in stderr
+
+
+async def test_sigterm_when_idle_exits_0_at_once(served: ServeProcess) -> None:
+    code, took, stderr = await stop_and_wait(served, 5.0)
+    assert code == 0, stderr[-2000:]
+    assert took < 5.0
