@@ -83,9 +83,9 @@ class PostgresStore:
     async def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        if self._inbox_writer is not None:
+        if self._inbox_writer is not None:  # messages already queued are still stored
             await asyncio.gather(self._inbox_writer, return_exceptions=True)
+        self._closed = True
         try:
             await asyncio.wait_for(self._pool.close(), timeout=10)
         except (TimeoutError, *_DB_ERRORS):
