@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
+from bot.cli import build_parser
+from bot.config import Config, load_config
 from bot.logs import REDACTED, RedactingFilter, add_secrets, make_handler, mask_phone_numbers
 from bot.sandbox import FaultPlan
 from tests.conftest import API_KEY, TOKEN, Bot, wait_until
@@ -254,3 +258,58 @@ def test_debug_lines_keep_numbers_but_never_secrets() -> None:
 )
 def test_phone_numbers_lose_their_middle_digits(text: str, masked: str) -> None:
     assert mask_phone_numbers(text) == masked
+
+
+# -- deployment files say what the code does ------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY_ENV = {
+    "RULEBOT_API_KEY": "deploy-api-key",
+    "RULEBOT_WEBHOOK_TOKEN": "deploy-webhook-token",
+    "RULEBOT_ADMIN_TOKEN": "deploy-admin-token",
+}
+
+
+def test_deploy_config_loads_with_the_secrets_from_the_environment() -> None:
+    config = load_config(ROOT / "deploy" / "config.yaml", environ=DEPLOY_ENV)
+    assert config.server.token() == "deploy-webhook-token"
+    assert config.gateway.secret() == "deploy-api-key"
+    assert config.admin_token is not None
+    assert config.store == "/var/lib/rulebot/rulebot.db"
+    assert config.server.port == 8080  # the Dockerfile's EXPOSE and HEALTHCHECK
+
+
+def test_dockerfile_and_unit_run_the_real_serve_command() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert 'ENTRYPOINT ["rulebot"]' in dockerfile
+    assert 'CMD ["serve", "--config", "/etc/rulebot/config.yaml"]' in dockerfile
+    assert "USER rulebot" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    unit = (ROOT / "deploy" / "rulebot.service").read_text(encoding="utf-8")
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[0].endswith("/rulebot")
+    args = build_parser().parse_args(argv[1:])
+    assert args.command == "serve" and args.config == "/etc/rulebot/config.yaml"
+    assert "EnvironmentFile=/etc/rulebot/secrets.env" in unit
+    secrets = (ROOT / "deploy" / "secrets.env.example").read_text(encoding="utf-8")
+    assert set(DEPLOY_ENV) <= {
+        line.split("=")[0] for line in secrets.splitlines() if "=" in line and line[0] != "#"
+    }
+
+
+def test_operations_doc_uses_real_commands_config_keys_and_screenshots() -> None:
+    doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    commands = re.findall(r"`(rulebot [^`]+)`", doc)
+    assert len(commands) >= 5
+    for command in commands:
+        words = shlex.split(command.replace("FILE", "config.yaml"))[1:]
+        parser.parse_args(words)  # exits (SystemExit) on an unknown command or flag
+    for key in re.findall(r"`((?:server|gateway|delivery)\.[a-z_]+)", doc):
+        section, name = key.split(".")
+        assert name in type(getattr(Config(), section)).model_fields, key
+    for key in re.findall(r"`(admin_token|log_format|log_level|store|rules)[`:]", doc):
+        assert key in Config.model_fields, key
+    for image in re.findall(r"\]\((img/[^)]+)\)", doc):
+        assert (ROOT / "docs" / image).stat().st_size > 10_000, image
