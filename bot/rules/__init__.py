@@ -6,8 +6,8 @@ book = RuleBook("rules/")                   # live rules, reloaded when files ch
 
 from bot.errors import RuleError
 from bot.rules.card import Card
-from bot.rules.compile import CompiledFallback, CompiledRule, RuleSet
 from bot.rules.reading import load_rules, read_rules
+from bot.rules.ruleset import CompiledFallback, CompiledRule, RuleSet
 from bot.rules.watch import RuleBook
 
 __all__ = [

@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.engine import ClientState, Decision, decide_burst
 from bot.inbound import InboundMessage
-from bot.rules.compile import RuleSet
 from bot.rules.conditions import CONVERSATION
+from bot.rules.ruleset import RuleSet
 from bot.text import normalize
 
 #: the seconds between messages when none is given: inside any sensible burst window

@@ -16,8 +16,8 @@ from pathlib import Path
 import watchfiles
 
 from bot.errors import RuleError
-from bot.rules.compile import RuleSet
 from bot.rules.reading import load_rules
+from bot.rules.ruleset import RuleSet
 
 log = logging.getLogger(__name__)
 
