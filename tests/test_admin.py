@@ -14,6 +14,7 @@ from bot.admin import COOKIE, mask_client, session_value
 from bot.sandbox import FaultPlan
 from bot.store import reports
 from tests.conftest import TOKEN, Bot, RunningSandbox, make_config
+from tests.pg import postgres_schema
 
 BotFactory = Callable[..., Awaitable[Bot]]
 ADMIN_TOKEN = "admin-token-for-tests-42"
@@ -210,3 +211,32 @@ def test_client_numbers_show_only_their_last_four_digits() -> None:
     assert mask_client("972541234567") == "…4567"
     assert mask_client("IL.123456789") == "…6789"
     assert mask_client("abc") == "client"
+
+
+@pytest.mark.postgres
+async def test_dashboard_queries_run_on_postgresql(
+    bot_factory: BotFactory,
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    browser: aiohttp.ClientSession,
+) -> None:
+    async with postgres_schema() as url:
+        config = make_config(tmp_path, sandbox, store=url).model_copy(
+            update={"admin_token": SecretStr(ADMIN_TOKEN)}
+        )
+        bot = await bot_factory(config=config)
+        assert reports.dialect_of(bot.service.store) == "postgresql"
+        await bot.client_writes(CLIENT, "sales please")
+        await bot.client_writes("972541234568", "what's the weather like?")
+        await bot.settle()
+        now = bot.clock()
+        hours = await reports.hourly_activity(bot.service.store, now=now)  # type: ignore[arg-type]
+        assert (hours[-1].messages, hours[-1].replies) == (2, 1)
+        recent = await reports.recent_messages(bot.service.store)  # type: ignore[arg-type]
+        assert {m.text for m in recent} == {"sales please", "what's the weather like?"}
+        await signed_in(bot, browser)
+        status, html = await page(browser, f"{bot.service.url}/admin")
+        assert status == 200
+        assert '<div class="n" id="messages-in">2</div>' in html
+        assert '<div class="n" id="unanswered">1</div>' in html
+        await bot.service.stop()
