@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.errors import RuleError
 from bot.rules import RuleBook, RuleSet
+from bot.rules.commands import parse_at
 from bot.rules.tryout import try_messages
 from bot.status import PLAIN_WORDS
 from bot.store import Store, reports
@@ -281,9 +282,9 @@ class AdminPages:
         tz = rules.timezone if rules is not None else None
         now = datetime.fromtimestamp(self._clock(), tz)
         at = now
-        if at_text:
+        if at_text and tz is not None:
             try:
-                at = datetime.fromisoformat(at_text).replace(tzinfo=tz)
+                at = parse_at(at_text, tz)  # read as `rulebot try --at` reads it
             except ValueError:
                 error = f"'{at_text}' is not a date and time (use the picker)."
         messages = [line.strip() for line in text.splitlines() if line.strip()]
@@ -293,7 +294,7 @@ class AdminPages:
         return _render(
             "playground.html",
             text=text,
-            at=at.strftime("%Y-%m-%dT%H:%M"),
+            at=at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
             timezone=str(tz) if tz is not None else "",
             result=result,
             error=error,
