@@ -95,7 +95,7 @@ class Config(_Section):
     gateway: GatewaySettings = GatewaySettings()
     server: ServerSettings = ServerSettings()
     #: a rule file or a folder of *.yaml
-    rules: Path = Path("rules")
+    rules: Path = Path("rules/example.yaml")
     #: SQLite file path, or a postgresql:// URL
     store: str = "rulebot.db"
     delivery: DeliverySettings = DeliverySettings()

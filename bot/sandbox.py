@@ -95,6 +95,7 @@ class SandboxGateway:
                 web.get("/sent", self._list_sent),
                 web.get("/refused", self._list_refused),
                 web.get("/conversations", self._conversations),
+                web.get("/stats", self._stats),
                 web.post("/clients/{client}/messages", self._client_writes),
                 web.post("/control/faults", self._set_faults),
                 web.post("/control/clients/{client}", self._set_client),
@@ -301,6 +302,18 @@ class SandboxGateway:
 
     async def _list_refused(self, request: web.Request) -> web.Response:
         return web.json_response(self.state.refused)
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        state = self.state
+        return web.json_response(
+            {
+                "sent": len(state.sent),
+                "refused": len(state.refused),
+                "conversations": state.conversations,
+                "faults_injected": state.faults_injected,
+                "last_accepted_at": state.sent[-1]["accepted_at"] if state.sent else None,
+            }
+        )
 
     async def _conversations(self, request: web.Request) -> web.Response:
         return web.json_response({"conversations": self.state.conversations})

@@ -1,0 +1,101 @@
+"""Shared pieces of the benchmarks: free ports, child servers, configs, figures."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bench-api-key"
+TOKEN = "bench-token"
+ACCOUNT = "972500000001"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout_s} s")
+
+
+def spawn(args: list[str], *, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A child Python process running `args` (module or script), its output to `log`."""
+    environment = dict(os.environ, RULEBOT_API_KEY=API_KEY, RULEBOT_WEBHOOK_TOKEN=TOKEN)
+    environment.update(env or {})
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *args], env=environment, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def write_config(
+    folder: Path, *, port: int, gateway_url: str, rules: Path, store: Path, extra: str = ""
+) -> Path:
+    """A `rulebot serve` config for a benchmark run."""
+    config = folder / f"config-{port}.yaml"
+    config.write_text(
+        f"""
+account: "{ACCOUNT}"
+gateway: {{url: "{gateway_url}", api_key: "${{RULEBOT_API_KEY}}", timeout_s: 5, concurrency: 64}}
+server: {{port: {port}, webhook_token: "${{RULEBOT_WEBHOOK_TOKEN}}"}}
+rules: {rules}
+store: {store}
+delivery: {{max_replies_per_hour: 1000000, poll_interval_s: 0.05}}
+log_format: text
+log_level: WARNING
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def get_json(url: str) -> object:
+    import json
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of values, by the nearest-rank method."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def describe(values: list[float]) -> str:
+    """p50/p90/p99/max of latencies given in seconds, printed in ms."""
+    if not values:
+        return "no samples"
+    return (
+        f"p50 {percentile(values, 50) * 1000:.1f} ms, p90 {percentile(values, 90) * 1000:.1f} ms, "
+        f"p99 {percentile(values, 99) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms, "
+        f"mean {statistics.fmean(values) * 1000:.1f} ms"
+    )

@@ -1,0 +1,169 @@
+"""Webhook ingest: requests/s and ack latency of POST /webhook against a bare aiohttp handler.
+
+Both servers run as child processes started the same way; the load comes from wrk on loopback
+(Debian package `wrk`) when installed, else from an aiohttp client. Then a paced run at a fixed
+rate (default 500 requests/s) measures the ack latency a gateway would see. Prints, never asserts.
+
+    python bench/webhook.py [--seconds 5] [--connections 32] [--rate 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    ACCOUNT,
+    ROOT,
+    TOKEN,
+    describe,
+    free_port,
+    spawn,
+    stop,
+    wait_for_port,
+    write_config,
+)
+
+_WRK_SCRIPT = r"""
+local counter = 0
+local prefix = "%s"
+setup = function(thread)
+  thread:set("tid", tostring(math.random(1, 1e9)))
+end
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"hook":"new","unique":"%%s-%%s-%%d","from":"9725%%08d","to":"%s","type":"text",' ..
+    '"body":"just saying hello","timestamp":"1700000000"}',
+    prefix, tid, counter, counter %% 100000000)
+  return wrk.format("POST", "/webhook?token=%s", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def wrk_run(port: int, seconds: int, connections: int, prefix: str) -> tuple[float, str]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT % (prefix, ACCOUNT, TOKEN))
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
+         f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = " ".join(
+        f"p{m.group(1)} {m.group(2)}" for m in re.finditer(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)
+    )
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        latency += f" ({errors.group(1)} non-2xx!)"
+    return rate, latency
+
+
+async def client_run(port: int, seconds: float, connections: int, prefix: str) -> tuple[float, str]:
+    """Closed-loop load from aiohttp when wrk is not installed."""
+    url = f"http://127.0.0.1:{port}/webhook?token={TOKEN}"
+    latencies: list[float] = []
+    end = time.monotonic() + seconds
+
+    async def worker(n: int, http: aiohttp.ClientSession) -> None:
+        i = 0
+        while time.monotonic() < end:
+            i += 1
+            body = {"hook": "new", "unique": f"{prefix}-{n}-{i}", "from": f"9725{i % 10**8:08d}",
+                    "body": "just saying hello", "timestamp": "1700000000"}  # fmt: skip
+            started = time.monotonic()
+            async with http.post(url, json=body) as response:
+                await response.read()
+            latencies.append(time.monotonic() - started)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        began = time.monotonic()
+        await asyncio.gather(*(worker(n, http) for n in range(connections)))
+        elapsed = time.monotonic() - began
+    return len(latencies) / elapsed, describe(latencies)
+
+
+async def paced_run(port: int, rate: float, seconds: float, prefix: str) -> str:
+    """Open-loop load at a fixed rate: the ack latency the gateway sees at that rate."""
+    url = f"http://127.0.0.1:{port}/webhook?token={TOKEN}"
+    latencies: list[float] = []
+    failures = 0
+
+    async def one(i: int, http: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        body = {"hook": "new", "unique": f"{prefix}-paced-{i}", "from": f"9726{i:08d}",
+                "body": "just saying hello", "timestamp": "1700000000"}  # fmt: skip
+        started = time.monotonic()
+        async with http.post(url, json=body) as response:
+            await response.read()
+            failures += response.status != 200
+        latencies.append(time.monotonic() - started)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as http:
+        tasks = []
+        began = time.monotonic()
+        for i in range(int(rate * seconds)):
+            delay = began + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, http)))
+        await asyncio.gather(*tasks)
+    return describe(latencies) + (f", {failures} failed" if failures else "")
+
+
+def measure(port: int, args: argparse.Namespace, prefix: str) -> tuple[float, str]:
+    if shutil.which("wrk"):
+        return wrk_run(port, args.seconds, args.connections, prefix)
+    return asyncio.run(client_run(port, args.seconds, args.connections, prefix))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=500.0)
+    args = parser.parse_args()
+    tool = "wrk" if shutil.which("wrk") else "aiohttp client"
+    with tempfile.TemporaryDirectory(prefix="rulebot-bench-") as folder:
+        work = Path(folder)
+        bare_port, bot_port = free_port(), free_port()
+        bare = spawn([str(ROOT / "bench" / "_bare_server.py"), str(bare_port)], log=work / "bare.log")
+        config = write_config(
+            work, port=bot_port, gateway_url="http://127.0.0.1:9/unused",
+            rules=ROOT / "bot" / "defaults" / "demo-rules.yaml", store=work / "rulebot.db",
+        )  # fmt: skip
+        bot = spawn(["-m", "bot", "--config", str(config), "serve"], log=work / "bot.log")
+        try:
+            wait_for_port(bare_port)
+            wait_for_port(bot_port)
+            print(f"load: {tool}, {args.connections} connections, {args.seconds} s per run\n")
+            bare_rate, bare_latency = measure(bare_port, args, "bare")
+            print(f"bare aiohttp handler   {bare_rate:9.0f} req/s   {bare_latency}")
+            bot_rate, bot_latency = measure(bot_port, args, "bot")
+            print(f"rulebot POST /webhook  {bot_rate:9.0f} req/s   {bot_latency}")
+            print(f"ratio rulebot / bare   {bot_rate / bare_rate:9.2f}   (target >= 0.50)\n")
+            paced = asyncio.run(paced_run(bot_port, args.rate, args.seconds, "bot"))
+            print(f"rulebot at {args.rate:.0f} req/s   {paced}   (target p99 < 20 ms)")
+        finally:
+            stop(bare)
+            stop(bot)
+        stored = subprocess.run(
+            [sys.executable, "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1])"
+             ".execute('SELECT COUNT(*) FROM inbox').fetchone()[0])", str(work / "rulebot.db")],
+            capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        print(f"messages durably stored by rulebot: {stored}")
+
+
+if __name__ == "__main__":
+    main()
