@@ -31,6 +31,7 @@ _PHONE = re.compile(r"^\+?\d{6,20}$")
 # Hidden-number clients: two-letter country, a dot, 16 digits (e.g. IL.1605856887361213).
 _FROM_ID = re.compile(r"^[A-Z]{2}\.\d{6,20}$")
 _MAX_ID_LENGTH = 200
+_NON_DIGITS = re.compile(r"\D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,4 +211,4 @@ def _truthy(value: Any) -> bool:
 
 
 def _digits(number: str) -> str:
-    return "".join(ch for ch in number if ch.isdigit())
+    return _NON_DIGITS.sub("", number)

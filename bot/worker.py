@@ -145,7 +145,7 @@ class Worker:
                 await asyncio.wait_for(self._inbox_wake.wait(), timeout=wait)
 
     async def _decide_batch(self, batch: ClientBatch, rules: RuleSet, now: float) -> None:
-        record = await self._store.client_record(batch.client, now)
+        record = batch.record or await self._store.client_record(batch.client, now)
         messages = [pending.message for pending in batch.messages]
         moment = datetime.fromtimestamp(now, UTC)
         try:
@@ -210,7 +210,8 @@ class Worker:
                             contact=reply.card.gateway_fields(),
                         )
                     )
-        await self._finish(batch, outcomes, drafts, now)
+        if not await self._finish(batch, outcomes, drafts, now):
+            return  # not recorded: whoever holds the client now decides (and counts) them
         for outcome in outcomes:
             DECISIONS.labels(outcome.outcome).inc()
         for draft in drafts:
@@ -222,13 +223,15 @@ class Worker:
         outcomes: Sequence[MessageOutcome],
         drafts: Sequence[OutboxDraft],
         now: float,
-    ) -> None:
+    ) -> bool:
         try:
             await self._store.finish_batch(batch, outcomes, drafts, now)
         except StoreError as exc:
             # The claim lapsed or the write failed: the messages stay pending and are decided
             # again by whoever holds the client now; nothing is lost.
             log.warning("could not record decisions for %s: %s", _mask(batch.client), exc)
+            return False
+        return True
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -380,9 +383,11 @@ def _one_by_one(
 ) -> list[tuple[list[InboundMessage], Decision]]:
     """No burst window: each message decided alone, in order, seeing the replies before it."""
     decided = []
-    for message in messages:
+    for position, message in enumerate(messages, start=1):
         decision = decide(message, rules, state, moment)
         decided.append(([message], decision))
+        if position == len(messages):
+            break
         replies = dict(state.replies_sent)
         for reply in decision.replies:
             replies[reply.rule] = moment

@@ -32,15 +32,6 @@ class PendingMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientBatch:
-    """A client's pending messages, claimed by one worker (arrival order)."""
-
-    client: str
-    messages: tuple[PendingMessage, ...]
-    claim: str  #: the claim token; finishing the batch releases it
-
-
-@dataclass(frozen=True, slots=True)
 class ClientRecord:
     """Everything the worker needs about a client to decide: the engine's part and ours."""
 
@@ -48,6 +39,17 @@ class ClientRecord:
     paused_until: float | None = None
     #: automatic replies queued or sent to this client in the last hour (loop protection)
     replies_last_hour: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientBatch:
+    """A client's pending messages, claimed by one worker (arrival order)."""
+
+    client: str
+    messages: tuple[PendingMessage, ...]
+    claim: str  #: the claim token; finishing the batch releases it
+    #: the client's record read in the claiming transaction, when the store does that
+    record: ClientRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,12 @@ class Store(Protocol):
 
     async def prune(self, *, older_than: float) -> int:
         """Delete finished rows older than that; never rows in flight. Returns rows deleted."""
+
+    async def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Rows of a read-only report query written with `?` placeholders (portable SQL)."""
+
+    async def schema_version(self) -> int:
+        """The schema version the store is at."""
 
 
 def message_to_json(message: InboundMessage) -> bytes:

@@ -45,6 +45,7 @@ _MAX_BATCH = 512
 #: delivery statuses only move forward (webhooks may arrive out of order)
 STATUS_RANK = {"sent": 1, "delivered": 2, "failed": 2, "read": 3, "played": 4}
 
+_QueuedInbound = tuple[InboundMessage, bytes, float, "asyncio.Future[bool]"]
 _Op = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
 
@@ -64,6 +65,10 @@ class _DatabaseThread:
         self._ready.wait()
         if self._error is not None:
             raise StoreError(f"cannot open the SQLite store {self._path}: {self._error}")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
@@ -184,6 +189,10 @@ class SqliteStore:
     def __init__(self, db: _DatabaseThread, path: str) -> None:
         self._db = db
         self.path = path
+        # Webhooks arriving together are stored with one multi-row insert (see add_inbound).
+        self._inbound_lock = threading.Lock()
+        self._inbound: list[_QueuedInbound] = []
+        self._inbound_flush_queued = False
 
     @classmethod
     async def open(cls, path: str) -> SqliteStore:
@@ -201,7 +210,43 @@ class SqliteStore:
         return await self._db.run(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0])
 
     async def add_inbound(self, message: InboundMessage, received_at: float) -> bool:
-        return await self._db.run(_add_inbound, message, message_to_json(message), received_at)
+        if self._db.closed:
+            raise StoreError("the store is closed")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        with self._inbound_lock:
+            self._inbound.append((message, message_to_json(message), received_at, future))
+            flush = not self._inbound_flush_queued
+            self._inbound_flush_queued = True
+        if flush:
+            asyncio.ensure_future(self._flush_inbound())
+        return await future
+
+    async def _flush_inbound(self) -> None:
+        taken: list[_QueuedInbound] = []
+        try:
+            inserted = await self._db.run(self._take_and_insert_inbound, taken)
+        except Exception as exc:  # the commit failed: every webhook taken gets a 503
+            if not taken:  # the store closed before the insert ran: fail what is queued
+                with self._inbound_lock:
+                    taken, self._inbound = self._inbound, []
+                    self._inbound_flush_queued = False
+            for *_rest, future in taken:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_rest, future), fresh in zip(taken, inserted, strict=True):
+            if not future.done():
+                future.set_result(fresh)
+
+    def _take_and_insert_inbound(
+        self, conn: sqlite3.Connection, taken: list[_QueuedInbound]
+    ) -> list[bool]:
+        # Runs on the database thread: takes whatever queued up while it waited its turn.
+        with self._inbound_lock:
+            taken.extend(self._inbound)
+            self._inbound = []
+            self._inbound_flush_queued = False
+        return _add_inbound_many(conn, [(m, payload, at) for m, payload, at, _f in taken])
 
     async def recover(self, now: float) -> int:
         return await self._db.run(_recover, now)
@@ -273,7 +318,7 @@ class SqliteStore:
         return await self._db.run(_prune, older_than)
 
     async def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        """Read-only rows as dicts (for the dashboard and tests)."""
+        """Rows as dicts (for the dashboard and tests)."""
         return await self._db.run(_query, sql, params)
 
 
@@ -284,22 +329,35 @@ def _query(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[
     return [dict(row) for row in conn.execute(sql, params)]
 
 
-def _add_inbound(
-    conn: sqlite3.Connection, message: InboundMessage, payload: bytes, received_at: float
-) -> bool:
-    cursor = conn.execute(
-        "INSERT INTO inbox(message_id, client, address, payload, received_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
-        (message.id, message.client, message.address, payload, received_at),
+def _add_inbound_many(
+    conn: sqlite3.Connection, rows: list[tuple[InboundMessage, bytes, float]]
+) -> list[bool]:
+    """Insert messages not stored yet; True for each one stored now, False for a repeat."""
+    known: set[str] = set()
+    for start in range(0, len(rows), 500):
+        ids = [message.id for message, _p, _r in rows[start : start + 500]]
+        marks = ",".join("?" * len(ids))
+        known.update(
+            row[0] for row in conn.execute(f"SELECT message_id FROM inbox WHERE message_id IN ({marks})", ids)
+        )
+    fresh: list[bool] = []
+    new_rows = []
+    for message, payload, received_at in rows:
+        is_new = message.id not in known
+        fresh.append(is_new)
+        if is_new:
+            known.add(message.id)  # the same id twice in one batch: the second is a repeat
+            new_rows.append((message, payload, received_at))
+    conn.executemany(
+        "INSERT INTO inbox(message_id, client, address, payload, received_at) VALUES (?, ?, ?, ?, ?)",
+        [(m.id, m.client, m.address, payload, at) for m, payload, at in new_rows],
     )
-    if cursor.rowcount != 1:
-        return False
-    conn.execute(
+    conn.executemany(
         "INSERT INTO clients(client, address) VALUES (?, ?) "
         "ON CONFLICT(client) DO UPDATE SET address = excluded.address",
-        (message.client, message.address),
+        [(m.client, m.address) for m, _p, _a in new_rows],
     )
-    return True
+    return fresh
 
 
 def _recover(conn: sqlite3.Connection, now: float) -> int:
@@ -349,7 +407,10 @@ def _claim_clients(
                 (row["client"],),
             )
         )
-        batches.append(ClientBatch(client=row["client"], messages=messages, claim=claim))
+        record = _client_record(conn, row["client"], now)
+        batches.append(
+            ClientBatch(client=row["client"], messages=messages, claim=claim, record=record)
+        )
     return batches, next_due
 
 
