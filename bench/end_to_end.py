@@ -23,10 +23,9 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     ACCOUNT,
     API_KEY,
-    ROOT,
     TOKEN,
     describe,
     free_port,
@@ -75,9 +74,7 @@ async def run(
     try:
         wait_for_port(sandbox_port)
         wait_for_port(bot_port)
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=concurrency)
-        ) as http:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
             now = time.time()
             # The clients wrote just now, as far as the gateway knows (their 24 h window is open).
             await asyncio.gather(

@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     ACCOUNT,
     ROOT,
     TOKEN,
@@ -137,7 +137,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rulebot-bench-") as folder:
         work = Path(folder)
         bare_port, bot_port = free_port(), free_port()
-        bare = spawn([str(ROOT / "bench" / "_bare_server.py"), str(bare_port)], log=work / "bare.log")
+        bare = spawn(
+            [str(ROOT / "bench" / "_bare_server.py"), str(bare_port)], log=work / "bare.log"
+        )
         config = write_config(
             work, port=bot_port, gateway_url="http://127.0.0.1:9/unused",
             rules=ROOT / "bot" / "defaults" / "demo-rules.yaml", store=work / "rulebot.db",

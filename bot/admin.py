@@ -349,7 +349,7 @@ def _start_of_day(now: float, tz: Any) -> float:
 def _queryable(store: Store) -> reports.QueryableStore:
     if not hasattr(store, "query"):
         raise web.HTTPServiceUnavailable(text="this store cannot run the dashboard's queries")
-    return store  # type: ignore[return-value]
+    return store
 
 
 def _render(name: str, *, status: int = 200, **context: Any) -> web.Response:

@@ -15,7 +15,7 @@ from bot.errors import RulebotError
 
 def _run(coro: object) -> object:
     try:
-        import uvloop  # noqa: PLC0415 - optional speed-up
+        import uvloop
 
         return uvloop.run(coro)  # type: ignore[arg-type]
     except ImportError:
@@ -44,7 +44,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.logs import configure_logging
-    from bot.sandbox import FAULT_KINDS, FaultPlan, SandboxGateway
+    from bot.sandbox import FAULT_KINDS, SEND_CONTACT_PATH, FaultPlan, SandboxGateway
 
     configure_logging("text", "INFO")
     kinds = tuple(k for k in args.fault_kinds.split(",") if k)
@@ -58,7 +58,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         faults=FaultPlan(rate=args.fault_rate, kinds=kinds, seed=args.seed),
         status_webhooks=args.status_webhooks,
     )
-    print(f"sandbox gateway on http://{args.host}:{args.port} (Send Contact at /whatsapp/v2/sendContact)")
+    print(f"sandbox gateway on http://{args.host}:{args.port}{SEND_CONTACT_PATH}")
     web.run_app(sandbox.app, host=args.host, port=args.port, print=None)
     return 0
 

@@ -109,7 +109,9 @@ class Config(_Section):
     def _account_is_digits(cls, value: str) -> str:
         digits = value.lstrip("+").replace(" ", "").replace("-", "")
         if not digits.isdigit() or not 8 <= len(digits) <= 15:
-            raise ValueError("must be our WhatsApp number in international digits, e.g. 972501234567")
+            raise ValueError(
+                "must be our WhatsApp number in international digits, e.g. 972501234567"
+            )
         return digits
 
     @field_validator("default_region")

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.config import Config, DeliverySettings, GatewaySettings, ServerSettings
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
@@ -55,8 +56,8 @@ def demo_config(*, gateway_url: str, store: Path, api_key: str, token: str, port
     """A config for the demo: embedded rules, a temporary store, loopback only."""
     return Config(
         account=DEMO_ACCOUNT,
-        gateway=GatewaySettings(url=gateway_url, api_key=api_key, timeout_s=5),
-        server=ServerSettings(host="127.0.0.1", port=port, webhook_token=token),
+        gateway=GatewaySettings(url=gateway_url, api_key=SecretStr(api_key), timeout_s=5),
+        server=ServerSettings(host="127.0.0.1", port=port, webhook_token=SecretStr(token)),
         rules=demo_rules_path(),
         store=str(store),
         delivery=DeliverySettings(poll_interval_s=0.1),
@@ -122,7 +123,7 @@ async def _play(service: Service, sandbox: SandboxGateway, sandbox_url: str) -> 
     for number, (message, unique) in enumerate(zip(DEMO_MESSAGES, uniques, strict=True), 1):
         who = f"group {message.name}" if message.group else f"{message.name} ({message.number})"
         print(f'{number}. {who} wrote: "{message.text}"')
-        rows = await service.store.query(  # type: ignore[attr-defined]
+        rows = await service.store.query(
             "SELECT outcome, rule, explanation FROM inbox WHERE message_id = ?", unique
         )
         row = rows[0] if rows else None
@@ -143,7 +144,14 @@ async def _play(service: Service, sandbox: SandboxGateway, sandbox_url: str) -> 
     for record in sandbox.state.sent:
         fields = ", ".join(
             f"{key}={record[key]}"
-            for key in ("to", "contact_name", "contact_phone", "contact_email", "website", "replyTo")
+            for key in (
+                "to",
+                "contact_name",
+                "contact_phone",
+                "contact_email",
+                "website",
+                "replyTo",
+            )
             if key in record
         )
         print(f"  {fields}")

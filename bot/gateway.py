@@ -7,7 +7,6 @@ the outbox asks `err.retryable`, never compares codes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +88,10 @@ class GatewayProtocolError(GatewayError):
 
 
 _REASONS: Mapping[int, tuple[type[GatewayError], str]] = {
-    2: (AccountUnknown, "the gateway does not know account {account}: check `account` in the config"),
+    2: (
+        AccountUnknown,
+        "the gateway does not know account {account}: check `account` in the config",
+    ),
     3: (WrongApiKey, "the gateway refused the API key: check gateway.api_key (RULEBOT_API_KEY)"),
     4: (BadRecipient, "the gateway refused the recipient {to}: not a valid private number"),
     5: (EmptyField, "the gateway says a mandatory field was empty (contact name or phone)"),
@@ -118,7 +120,7 @@ class SendContactResponse(BaseModel):
     status: str
     unique: str | None = None
     timestamp: int | None = None
-    templateTimeLeft: float | None = None  # noqa: N815 - the provider's field name
+    templateTimeLeft: float | None = None
     reason: int | None = None
 
     @field_validator("templateTimeLeft", mode="before")
@@ -192,7 +194,7 @@ class GatewayClient:
             ) as response:
                 raw = await response.read()
                 status = response.status
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise GatewayUnavailable("the gateway did not answer in time") from None
         except aiohttp.ClientError as exc:
             # The exception text may include the URL but never the body (where the key is).

@@ -84,13 +84,13 @@ def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> In
     received_at = time.time() if now is None else now
     hook = _text(payload.get("hook") or payload.get("event"))
     status = _text(payload.get("status"))
-    if hook not in (None, "new", "message", "incoming") and status is not None:
-        if status.lower() in _DELIVERY_STATUSES:
-            return StatusUpdate(
-                id=_message_id(payload),
-                status=status.lower(),
-                timestamp=_timestamp(payload, received_at),
-            )
+    is_message_hook = hook in (None, "new", "message", "incoming")
+    if not is_message_hook and status is not None and status.lower() in _DELIVERY_STATUSES:
+        return StatusUpdate(
+            id=_message_id(payload),
+            status=status.lower(),
+            timestamp=_timestamp(payload, received_at),
+        )
     if hook not in (None, "new", "message", "incoming", "outgoing", "sent"):
         return IgnoredEvent(kind=f"hook:{hook}")
 

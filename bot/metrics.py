@@ -37,9 +37,13 @@ OUTBOX_DEPTH = Gauge(
     "rulebot_outbox_depth", "Sends waiting or in flight (as of the last look).", registry=REGISTRY
 )
 INBOX_DEPTH = Gauge(
-    "rulebot_inbox_depth", "Messages waiting to be decided (as of the last look).", registry=REGISTRY
+    "rulebot_inbox_depth",
+    "Messages waiting to be decided (as of the last look).",
+    registry=REGISTRY,
 )
 RULE_RELOADS = Counter(
-    "rulebot_rule_reloads_total", "Rule file reloads by result (ok, error).", ["result"],
+    "rulebot_rule_reloads_total",
+    "Rule file reloads by result (ok, error).",
+    ["result"],
     registry=REGISTRY,
 )

@@ -163,7 +163,10 @@ class SandboxGateway:
         left_s = client.last_message_at + WINDOW_S - now
         if left_s <= 0:
             return self._fail(body, 7, "over 24 h since the client's last message")
-        if client.conversation_started_at is None or now - client.conversation_started_at >= WINDOW_S:
+        if (
+            client.conversation_started_at is None
+            or now - client.conversation_started_at >= WINDOW_S
+        ):
             client.conversation_started_at = now
             self.state.conversations += 1
         unique = secrets.token_hex(11)
@@ -287,7 +290,7 @@ class SandboxGateway:
             ) as response:
                 await response.read()
                 return response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return None
 
     def _spawn(self, coro: Any) -> None:

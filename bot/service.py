@@ -150,7 +150,7 @@ class Service:
         await self._runner.shutdown()
         self._stop.set()
         if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_S)
+            _done, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_S)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rulebot.webhook")
 
-STORE_KEY: web.AppKey[Store] = web.AppKey("store", Store)  # type: ignore[type-abstract]
+STORE_KEY: web.AppKey[Store] = web.AppKey("store", Store)
 CONFIG_KEY = web.AppKey("config", Config)
 
 _JSON_TYPES = ("application/json", "text/json")
@@ -36,7 +36,9 @@ _JSON_TYPES = ("application/json", "text/json")
 BODY_TIMEOUT_S = 10.0
 
 
-def _reject(status: type[web.HTTPException], reason: str, outcome: str = "rejected") -> web.HTTPException:
+def _reject(
+    status: type[web.HTTPException], reason: str, outcome: str = "rejected"
+) -> web.HTTPException:
     WEBHOOKS.labels(outcome).inc()
     return status(
         text=orjson.dumps({"ok": False, "error": reason}).decode(),
@@ -94,7 +96,9 @@ class WebhookHandler:
         except StoreError as exc:
             # 503 makes the gateway retry later; the message is not lost.
             log.error("webhook not stored: %s", exc)
-            raise _reject(web.HTTPServiceUnavailable, "store unavailable, retry later", "error") from None
+            raise _reject(
+                web.HTTPServiceUnavailable, "store unavailable, retry later", "error"
+            ) from None
 
     def _authenticate(self, request: web.Request) -> None:
         if self._allowed and request.remote not in self._allowed:

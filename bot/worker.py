@@ -80,6 +80,7 @@ class Worker:
         self._outbox_wake = asyncio.Event()
         self._sends_in_flight: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
+        self._next_send_due: float | None = None
 
     def notify_inbox(self) -> None:
         """A message was stored: decide now rather than at the next poll."""
@@ -156,8 +157,8 @@ class Worker:
         except Exception as exc:  # a bug or a bad rule must not wedge the client's inbox
             log.exception("deciding client %s failed", _mask(batch.client))
             error = f"could not decide: {type(exc).__name__}"
-            outcomes = [MessageOutcome(m.id, "error", None, error) for m in messages]
-            await self._finish(batch, outcomes, [], now)
+            failed = [MessageOutcome(m.id, "error", None, error) for m in messages]
+            await self._finish(batch, failed, [], now)
             return
         outcomes: list[MessageOutcome] = []
         drafts: list[OutboxDraft] = []
@@ -212,8 +213,8 @@ class Worker:
                     )
         if not await self._finish(batch, outcomes, drafts, now):
             return  # not recorded: whoever holds the client now decides (and counts) them
-        for outcome in outcomes:
-            DECISIONS.labels(outcome.outcome).inc()
+        for decided in outcomes:
+            DECISIONS.labels(decided.outcome).inc()
         for draft in drafts:
             MATCHES.labels(draft.rule).inc()
 
@@ -270,7 +271,6 @@ class Worker:
 
     async def _send_loop(self, stop: asyncio.Event) -> None:
         poll = self._config.delivery.poll_interval_s
-        self._next_send_due: float | None = None
         while not stop.is_set():
             self._outbox_wake.clear()
             try:
@@ -322,7 +322,10 @@ class Worker:
         SEND_LATENCY.observe(time.monotonic() - started)
         SENDS.labels("sent", "1").inc()
         await self._store.mark_sent(
-            item.id, unique=sent.unique, now=self._clock(), window_left_min=sent.template_time_left_min
+            item.id,
+            unique=sent.unique,
+            now=self._clock(),
+            window_left_min=sent.template_time_left_min,
         )
         log.info(
             "sent %s card to %s quoting %s",
@@ -338,7 +341,10 @@ class Worker:
         gateway = self._config.gateway
         if err.retryable and item.attempts < gateway.max_attempts:
             delay = backoff_delay(
-                item.attempts, base_s=gateway.backoff_base_s, max_s=gateway.backoff_max_s, rng=self._rng
+                item.attempts,
+                base_s=gateway.backoff_base_s,
+                max_s=gateway.backoff_max_s,
+                rng=self._rng,
             )
             SENDS.labels("retry", reason).inc()
             log.warning(

@@ -100,7 +100,9 @@ class Bot:
             assert answer["webhook_status"] == 200, answer
             return str(answer["unique"])
 
-    async def post_webhook(self, payload: Any, *, token: str | None = TOKEN, **kw: Any) -> aiohttp.ClientResponse:
+    async def post_webhook(
+        self, payload: Any, *, token: str | None = TOKEN, **kw: Any
+    ) -> aiohttp.ClientResponse:
         """POST a raw webhook body to the bot (the response is read and released)."""
         params = {"token": token} if token is not None else {}
         kw.setdefault("json", payload)
@@ -165,4 +167,13 @@ async def bot(bot_factory: Callable[..., Awaitable[Bot]]) -> Bot:
     return await bot_factory()
 
 
-__all__ = ["ACCOUNT", "API_KEY", "TOKEN", "Bot", "Clock", "RunningSandbox", "make_config", "wait_until"]
+__all__ = [
+    "ACCOUNT",
+    "API_KEY",
+    "TOKEN",
+    "Bot",
+    "Clock",
+    "RunningSandbox",
+    "make_config",
+    "wait_until",
+]

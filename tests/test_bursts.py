@@ -23,7 +23,9 @@ OTHER = "972549876543"
 BotFactory = Callable[..., Awaitable[Bot]]
 
 
-def burst_rules(folder: Path, *, window_s: float = WINDOW_S, max_wait_s: float = MAX_WAIT_S) -> Path:
+def burst_rules(
+    folder: Path, *, window_s: float = WINDOW_S, max_wait_s: float = MAX_WAIT_S
+) -> Path:
     path = folder / "burst.yaml"
     path.write_text(
         f"""

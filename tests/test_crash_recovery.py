@@ -100,7 +100,7 @@ async def deliver(http: aiohttp.ClientSession, url: str, payload: dict[str, obje
             async with http.post(url, json=payload, timeout=aiohttp.ClientTimeout(total=5)) as r:
                 if r.status == 200:
                     return
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             pass
         await asyncio.sleep(0.05)
 
@@ -160,7 +160,9 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     lost = matching - set(cards)
     duplicates = sum(count - 1 for count in cards.values())
     with sqlite3.connect(tmp_path / "rulebot.db") as db:
-        (uncertain,) = db.execute("SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1").fetchone()
+        (uncertain,) = db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1"
+        ).fetchone()
         (stored,) = db.execute("SELECT COUNT(*) FROM inbox").fetchone()
     print(
         f"\nkill run: {MESSAGES} messages ({len(matching)} matching), {KILLS} kills, "

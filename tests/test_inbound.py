@@ -56,7 +56,9 @@ def test_hidden_number_client_is_answered_at_their_from_id() -> None:
 
 
 def test_generic_shape_with_id_and_text() -> None:
-    event = parse({"id": "m1", "from": "+972 50 765 4321", "text": "sales", "timestamp": 1700000000})
+    event = parse(
+        {"id": "m1", "from": "+972 50 765 4321", "text": "sales", "timestamp": 1700000000}
+    )
     assert isinstance(event, InboundMessage)
     assert (event.id, event.address, event.text) == ("m1", "972507654321", "sales")
 
@@ -129,7 +131,10 @@ def test_unknown_hooks_and_types_are_ignored(payload: dict[str, object], kind: s
     ("payload", "reason"),
     [
         ([], "body must be a JSON object"),
-        ({"from": "972507654321", "body": "x"}, "message has no id ('unique', 'id' or 'message_id')"),
+        (
+            {"from": "972507654321", "body": "x"},
+            "message has no id ('unique', 'id' or 'message_id')",
+        ),
         ({"unique": "u"}, "message has no sender ('from' or 'from_id')"),
         ({"unique": "u", "from": "hello", "body": "x"}, "sender must be an international number"),
         ({"unique": "u", "from": "972507654321", "timestamp": "soon"}, "'timestamp' must be unix"),
@@ -143,7 +148,9 @@ def test_malformed_bodies_say_why(payload: object, reason: str) -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 _fields = st.sampled_from(

@@ -56,7 +56,9 @@ async def test_group_message_gets_no_reply(bot: Bot) -> None:
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
-async def test_unauthenticated_request_is_refused_and_stores_nothing(bot: Bot, token: str | None) -> None:
+async def test_unauthenticated_request_is_refused_and_stores_nothing(
+    bot: Bot, token: str | None
+) -> None:
     response = await bot.post_webhook(message("u1"), token=token)
     assert response.status == 401
     await asyncio.sleep(0.1)

@@ -122,7 +122,14 @@ class Store(Protocol):
         """At start: release work claimed by a dead process; returns sends marked uncertain."""
 
     async def claim_clients(
-        self, *, now: float, window_s: float, max_wait_s: float, limit: int, worker: str, lease_s: float
+        self,
+        *,
+        now: float,
+        window_s: float,
+        max_wait_s: float,
+        limit: int,
+        worker: str,
+        lease_s: float,
     ) -> tuple[list[ClientBatch], float | None]:
         """Claim clients whose messages are ready; also returns when the next will be ready."""
 

@@ -193,6 +193,7 @@ class SqliteStore:
         self._inbound_lock = threading.Lock()
         self._inbound: list[_QueuedInbound] = []
         self._inbound_flush_queued = False
+        self._flushes: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(cls, path: str) -> SqliteStore:
@@ -218,7 +219,9 @@ class SqliteStore:
             flush = not self._inbound_flush_queued
             self._inbound_flush_queued = True
         if flush:
-            asyncio.ensure_future(self._flush_inbound())
+            task = asyncio.ensure_future(self._flush_inbound())
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
         return await future
 
     async def _flush_inbound(self) -> None:
@@ -261,9 +264,7 @@ class SqliteStore:
         worker: str,
         lease_s: float,
     ) -> tuple[list[ClientBatch], float | None]:
-        return await self._db.run(
-            _claim_clients, now, window_s, max_wait_s, limit, worker, lease_s
-        )
+        return await self._db.run(_claim_clients, now, window_s, max_wait_s, limit, worker, lease_s)
 
     async def client_record(self, client: str, now: float) -> ClientRecord:
         return await self._db.run(_client_record, client, now)
@@ -338,7 +339,10 @@ def _add_inbound_many(
         ids = [message.id for message, _p, _r in rows[start : start + 500]]
         marks = ",".join("?" * len(ids))
         known.update(
-            row[0] for row in conn.execute(f"SELECT message_id FROM inbox WHERE message_id IN ({marks})", ids)
+            row[0]
+            for row in conn.execute(
+                f"SELECT message_id FROM inbox WHERE message_id IN ({marks})", ids
+            )
         )
     fresh: list[bool] = []
     new_rows = []
@@ -349,7 +353,8 @@ def _add_inbound_many(
             known.add(message.id)  # the same id twice in one batch: the second is a repeat
             new_rows.append((message, payload, received_at))
     conn.executemany(
-        "INSERT INTO inbox(message_id, client, address, payload, received_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO inbox(message_id, client, address, payload, received_at) "
+        "VALUES (?, ?, ?, ?, ?)",
         [(m.id, m.client, m.address, payload, at) for m, payload, at in new_rows],
     )
     conn.executemany(
@@ -454,7 +459,9 @@ def _finish_batch(
     drafts: tuple[OutboxDraft, ...],
     now: float,
 ) -> None:
-    owner = conn.execute("SELECT claimed_by FROM clients WHERE client = ?", (batch.client,)).fetchone()
+    owner = conn.execute(
+        "SELECT claimed_by FROM clients WHERE client = ?", (batch.client,)
+    ).fetchone()
     if owner is None or owner["claimed_by"] != batch.claim:
         raise StoreError(f"the claim on client {batch.client} lapsed; another worker has it")
     conn.executemany(
