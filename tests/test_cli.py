@@ -82,7 +82,7 @@ def test_unset_environment_variable_is_a_clear_error(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("gateway:\n  api_key: ${RULEBOT_TEST_UNSET_KEY}\n", encoding="utf-8")
     with pytest.raises(
-        ConfigError, match="gateway.api_key: environment variable RULEBOT_TEST_UNSET_KEY is not set"
+        ConfigError, match=r"gateway\.api_key: environment variable RULEBOT_TEST_UNSET_KEY is not set"
     ):
         load_config(config, environ={})
     done = rulebot("--config", str(config), "serve")
@@ -93,7 +93,7 @@ def test_unset_environment_variable_is_a_clear_error(tmp_path: Path) -> None:
 def test_misspelt_setting_is_named(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("server:\n  prot: 8080\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="unknown setting 'server.prot'"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'server\.prot'"):
         load_config(config)
 
 
