@@ -26,13 +26,16 @@ from bot.gateway import GatewayClient, WindowExpired
 from bot.inbound import InboundMessage
 from bot.metrics import DECISIONS, MATCHES, SEND_LATENCY, SENDS
 from bot.rules import RuleBook, RuleSet
-from bot.store import ClientBatch, MessageOutcome, OutboxDraft, OutboxItem, Store
-from bot.store.base import OUTCOME_PAUSED, OUTCOME_RATE_LIMITED
+from bot.store import ClientBatch, ClientRecord, MessageOutcome, OutboxDraft, OutboxItem, Store
+from bot.store.base import OUTCOME_PAUSED, OUTCOME_RATE_LIMITED, DecidedBatch
 
 log = logging.getLogger("rulebot.worker")
 
 WINDOW_S = 24 * 3600
-_CLAIM_LIMIT = 128
+_CLAIM_LIMIT = 512
+#: after a round, wait this long for more messages before the next one: under a flood of
+#: webhooks, fewer and larger rounds leave the CPU to acknowledging (decisions lag by this)
+_GATHER_S = 0.02
 _PRUNE_EVERY_S = 3600.0
 
 
@@ -126,9 +129,34 @@ class Worker:
             lease_s=self._config.delivery.lease_s,
         )
         if batches:
-            await asyncio.gather(*(self._decide_batch(batch, rules, now) for batch in batches))
+            await self._decide_batches(batches, rules, now)
             self._outbox_wake.set()
         return len(batches), next_due
+
+    async def _decide_batches(self, batches: list[ClientBatch], rules: RuleSet, now: float) -> None:
+        records = [
+            batch.record or await self._store.client_record(batch.client, now) for batch in batches
+        ]
+        decided: list[DecidedBatch] = [
+            (batch, *self._decide(batch, record, rules, now))
+            for batch, record in zip(batches, records, strict=True)
+        ]
+        try:
+            recorded = await self._store.finish_batches(decided, now)
+        except StoreError as exc:
+            # The write failed: the messages stay pending and are decided again once the
+            # claims lapse; nothing is lost.
+            log.error("could not record decisions: %s", exc)
+            return
+        for (batch, outcomes, drafts), ok in zip(decided, recorded, strict=True):
+            if not ok:
+                # Not recorded: whoever holds the client now decides (and counts) its messages.
+                log.warning("the claim on %s lapsed; another worker has it", _mask(batch.client))
+                continue
+            for outcome in outcomes:
+                DECISIONS.labels(outcome.outcome).inc()
+            for draft in drafts:
+                MATCHES.labels(draft.rule).inc()
 
     async def _decide_loop(self, stop: asyncio.Event) -> None:
         poll = self._config.delivery.poll_interval_s
@@ -139,14 +167,18 @@ class Worker:
                 log.error("cannot read the inbox: %s", exc)
                 decided, next_due = 0, None
             if decided:
+                if decided < _CLAIM_LIMIT:
+                    await asyncio.sleep(_GATHER_S)
                 continue
             wait = poll if next_due is None else max(0.0, min(poll, next_due - self._clock()))
             self._inbox_wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._inbox_wake.wait(), timeout=wait)
 
-    async def _decide_batch(self, batch: ClientBatch, rules: RuleSet, now: float) -> None:
-        record = batch.record or await self._store.client_record(batch.client, now)
+    def _decide(
+        self, batch: ClientBatch, record: ClientRecord, rules: RuleSet, now: float
+    ) -> tuple[list[MessageOutcome], list[OutboxDraft]]:
+        """The engine's decisions for one client's messages, with our own limits applied."""
         messages = [pending.message for pending in batch.messages]
         moment = datetime.fromtimestamp(now, UTC)
         try:
@@ -157,9 +189,7 @@ class Worker:
         except Exception as exc:  # a bug or a bad rule must not wedge the client's inbox
             log.exception("deciding client %s failed", _mask(batch.client))
             error = f"could not decide: {type(exc).__name__}"
-            failed = [MessageOutcome(m.id, "error", None, error) for m in messages]
-            await self._finish(batch, failed, [], now)
-            return
+            return [MessageOutcome(m.id, "error", None, error) for m in messages], []
         outcomes: list[MessageOutcome] = []
         drafts: list[OutboxDraft] = []
         budget = self._config.delivery.max_replies_per_hour - record.replies_last_hour
@@ -211,28 +241,7 @@ class Worker:
                             contact=reply.card.gateway_fields(),
                         )
                     )
-        if not await self._finish(batch, outcomes, drafts, now):
-            return  # not recorded: whoever holds the client now decides (and counts) them
-        for decided in outcomes:
-            DECISIONS.labels(decided.outcome).inc()
-        for draft in drafts:
-            MATCHES.labels(draft.rule).inc()
-
-    async def _finish(
-        self,
-        batch: ClientBatch,
-        outcomes: Sequence[MessageOutcome],
-        drafts: Sequence[OutboxDraft],
-        now: float,
-    ) -> bool:
-        try:
-            await self._store.finish_batch(batch, outcomes, drafts, now)
-        except StoreError as exc:
-            # The claim lapsed or the write failed: the messages stay pending and are decided
-            # again by whoever holds the client now; nothing is lost.
-            log.warning("could not record decisions for %s: %s", _mask(batch.client), exc)
-            return False
-        return True
+        return outcomes, drafts
 
     # -- sending ----------------------------------------------------------------------------
 

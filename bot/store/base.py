@@ -6,7 +6,7 @@ Times are unix seconds (float) throughout; callers pass `now` in, so tests can m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -71,6 +71,10 @@ class OutboxDraft:
     rule: str
     reply_to: str
     contact: Mapping[str, str]  #: the card's Send Contact fields
+
+
+#: a claimed batch with how its messages were decided and the sends that follow
+DecidedBatch = tuple["ClientBatch", Sequence["MessageOutcome"], Sequence["OutboxDraft"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +150,11 @@ class Store(Protocol):
         drafts: Sequence[OutboxDraft],
         now: float,
     ) -> None:
-        """In one transaction: mark the messages decided, queue the sends, release the claim."""
+        """In one transaction: mark the messages decided, queue the sends, release the claim.
+        Raises StoreError when the claim lapsed (another worker holds the client now)."""
+
+    async def finish_batches(self, items: Sequence[DecidedBatch], now: float) -> list[bool]:
+        """finish_batch for many batches at once; False for each whose claim had lapsed."""
 
     async def claim_sends(
         self, *, now: float, limit: int, worker: str, lease_s: float
@@ -192,8 +200,8 @@ class Store(Protocol):
 
 
 def message_to_json(message: InboundMessage) -> bytes:
-    """The inbox's serialised form of a message."""
-    return orjson.dumps(asdict(message))
+    """The inbox's serialised form of a message (orjson reads dataclasses natively)."""
+    return orjson.dumps(message)
 
 
 def message_from_json(raw: str | bytes) -> InboundMessage:

@@ -27,6 +27,7 @@ from bot.store.base import (
     FINAL_STATES,
     ClientBatch,
     ClientRecord,
+    DecidedBatch,
     MessageOutcome,
     OutboxDraft,
     OutboxItem,
@@ -134,6 +135,18 @@ class PostgresStore:
         # The gateway counts its 24 h from the message; a future stamp (clock skew) counts as now.
         last_message = max(min(p.message.timestamp, p.received_at) for p in batch.messages)
         await self._run(_finish_batch, batch, tuple(outcomes), tuple(drafts), last_message, now)
+
+    async def finish_batches(self, items: Sequence[DecidedBatch], now: float) -> list[bool]:
+        # Each batch in its own transaction: one lapsed claim must not undo the others.
+        async def finish(item: DecidedBatch) -> bool:
+            batch, outcomes, drafts = item
+            try:
+                await self.finish_batch(batch, outcomes, drafts, now)
+            except StoreError:
+                return False
+            return True
+
+        return list(await asyncio.gather(*(finish(item) for item in items)))
 
     async def claim_sends(
         self, *, now: float, limit: int, worker: str, lease_s: float

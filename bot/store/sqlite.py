@@ -29,6 +29,7 @@ from bot.store.base import (
     FINAL_STATES,
     ClientBatch,
     ClientRecord,
+    DecidedBatch,
     MessageOutcome,
     OutboxDraft,
     OutboxItem,
@@ -281,6 +282,9 @@ class SqliteStore:
     ) -> None:
         await self._db.run(_finish_batch, batch, tuple(outcomes), tuple(drafts), now)
 
+    async def finish_batches(self, items: Sequence[DecidedBatch], now: float) -> list[bool]:
+        return await self._db.run(_finish_batches, tuple(items), now)
+
     async def claim_sends(
         self, *, now: float, limit: int, worker: str, lease_s: float
     ) -> tuple[list[OutboxItem], float | None]:
@@ -334,33 +338,32 @@ def _add_inbound_many(
     conn: sqlite3.Connection, rows: list[tuple[InboundMessage, bytes, float]]
 ) -> list[bool]:
     """Insert messages not stored yet; True for each one stored now, False for a repeat."""
-    known: set[str] = set()
-    for start in range(0, len(rows), 500):
-        ids = [message.id for message, _p, _r in rows[start : start + 500]]
-        marks = ",".join("?" * len(ids))
-        known.update(
+    inserted: set[str] = set()
+    for start in range(0, len(rows), 100):
+        chunk = rows[start : start + 100]
+        values = ",".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+        params = [v for m, payload, at in chunk for v in (m.id, m.client, m.address, payload, at)]
+        # One statement for the chunk; RETURNING names the rows that were new.
+        inserted.update(
             row[0]
             for row in conn.execute(
-                f"SELECT message_id FROM inbox WHERE message_id IN ({marks})", ids
+                "INSERT INTO inbox(message_id, client, address, payload, received_at) "
+                f"VALUES {values} ON CONFLICT(message_id) DO NOTHING RETURNING message_id",
+                params,
             )
         )
     fresh: list[bool] = []
-    new_rows = []
-    for message, payload, received_at in rows:
-        is_new = message.id not in known
+    new_clients: dict[str, str] = {}
+    for message, _payload, _at in rows:
+        is_new = message.id in inserted
+        inserted.discard(message.id)  # the same id twice in one batch: the second is a repeat
         fresh.append(is_new)
         if is_new:
-            known.add(message.id)  # the same id twice in one batch: the second is a repeat
-            new_rows.append((message, payload, received_at))
-    conn.executemany(
-        "INSERT INTO inbox(message_id, client, address, payload, received_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [(m.id, m.client, m.address, payload, at) for m, payload, at in new_rows],
-    )
+            new_clients[message.client] = message.address
     conn.executemany(
         "INSERT INTO clients(client, address) VALUES (?, ?) "
         "ON CONFLICT(client) DO UPDATE SET address = excluded.address",
-        [(m.client, m.address) for m, _p, _a in new_rows],
+        list(new_clients.items()),
     )
     return fresh
 
@@ -374,6 +377,11 @@ def _recover(conn: sqlite3.Connection, now: float) -> int:
         (now,),
     )
     return cursor.rowcount
+
+
+def _chunks(items: Sequence[str], size: int = 400) -> list[Sequence[str]]:
+    """Slices small enough for an `IN (?, ...)` list."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _claim_clients(
@@ -392,64 +400,94 @@ def _claim_clients(
         "GROUP BY i.client ORDER BY first_at",
         (now,),
     ).fetchall()
-    batches: list[ClientBatch] = []
+    ready: list[str] = []
     next_due: float | None = None
     for row in rows:
         due = min(row["last_at"] + window_s, row["first_at"] + max_wait_s)
-        if due > now or len(batches) >= limit:
+        if due > now or len(ready) >= limit:
             next_due = due if next_due is None else min(next_due, due)
-            continue
-        claim = f"{worker}:{uuid.uuid4().hex[:12]}"
-        conn.execute(
-            "UPDATE clients SET claimed_by = ?, claim_until = ? WHERE client = ?",
-            (claim, now + lease_s, row["client"]),
-        )
-        messages = tuple(
-            PendingMessage(message_from_json(m["payload"]), m["received_at"])
-            for m in conn.execute(
-                "SELECT payload, received_at FROM inbox WHERE client = ? AND state = 'pending' "
-                "ORDER BY received_at, id",
-                (row["client"],),
+        else:
+            ready.append(row["client"])
+    if not ready:
+        return [], next_due
+    # One token for the whole round: finishing checks it per client all the same.
+    claim = f"{worker}:{uuid.uuid4().hex[:12]}"
+    conn.executemany(
+        "UPDATE clients SET claimed_by = ?, claim_until = ? WHERE client = ?",
+        [(claim, now + lease_s, client) for client in ready],
+    )
+    pending: dict[str, list[PendingMessage]] = {client: [] for client in ready}
+    for chunk in _chunks(ready):
+        marks = ",".join("?" * len(chunk))
+        for m in conn.execute(
+            "SELECT client, payload, received_at FROM inbox "
+            f"WHERE state = 'pending' AND client IN ({marks}) ORDER BY received_at, id",
+            chunk,
+        ):
+            pending[m["client"]].append(
+                PendingMessage(message_from_json(m["payload"]), m["received_at"])
             )
-        )
-        record = _client_record(conn, row["client"], now)
-        batches.append(
-            ClientBatch(client=row["client"], messages=messages, claim=claim, record=record)
-        )
+    records = _client_records(conn, ready, now)
+    batches = [
+        ClientBatch(client=c, messages=tuple(pending[c]), claim=claim, record=records[c])
+        for c in ready
+    ]
     return batches, next_due
 
 
 def _client_record(conn: sqlite3.Connection, client: str, now: float) -> ClientRecord:
-    # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
-    # message names the number, the client's own messages their from_id): match by address.
-    row = conn.execute(
-        "SELECT c.last_message_at, c.conversation_started_at, "
-        "(SELECT MAX(p.paused_until) FROM clients p WHERE p.client = c.client "
-        " OR p.address = c.address) AS paused_until "
-        "FROM clients c WHERE c.client = ?",
-        (client,),
-    ).fetchone()
-    replies = {
-        r["rule"]: as_datetime(r["last_sent_at"])
-        for r in conn.execute(
-            "SELECT rule, last_sent_at FROM client_replies WHERE client = ?", (client,)
+    return _client_records(conn, [client], now)[client]
+
+
+def _client_records(
+    conn: sqlite3.Connection, clients: Sequence[str], now: float
+) -> dict[str, ClientRecord]:
+    """What the worker needs about each client, read with a few queries for all of them."""
+    rows: dict[str, sqlite3.Row] = {}
+    replies: dict[str, dict[str, datetime]] = {client: {} for client in clients}
+    last_hour: dict[str, int] = {}
+    for chunk in _chunks(clients):
+        marks = ",".join("?" * len(chunk))
+        # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
+        # message names the number, the client's own messages their from_id): match by address.
+        for row in conn.execute(
+            "SELECT c.client, c.last_message_at, c.conversation_started_at, "
+            "MAX(COALESCE(c.paused_until, 0), COALESCE((SELECT MAX(p.paused_until) "
+            "FROM clients p WHERE p.address = c.address), 0)) AS paused_until "
+            f"FROM clients c WHERE c.client IN ({marks})",
+            chunk,
+        ):
+            rows[row["client"]] = row
+        for reply in conn.execute(
+            f"SELECT client, rule, last_sent_at FROM client_replies WHERE client IN ({marks})",
+            chunk,
+        ):
+            replies[reply["client"]][reply["rule"]] = datetime.fromtimestamp(
+                reply["last_sent_at"], UTC
+            )
+        for count in conn.execute(
+            "SELECT client, COUNT(*) AS n FROM outbox "
+            f"WHERE client IN ({marks}) AND created_at > ? GROUP BY client",
+            (*chunk, now - 3600),
+        ):
+            last_hour[count["client"]] = count["n"]
+    records = {}
+    for client in clients:
+        row = rows.get(client)
+        conversation = row["conversation_started_at"] if row else None
+        if conversation is not None and now - conversation >= _CONVERSATION_S:
+            conversation = None
+        paused = row["paused_until"] if row else None
+        state = ClientState(
+            client=client,
+            last_message_at=as_datetime(row["last_message_at"]) if row else None,
+            conversation_started_at=as_datetime(conversation),
+            replies_sent=replies[client],
         )
-    }
-    last_hour = conn.execute(
-        "SELECT COUNT(*) FROM outbox WHERE client = ? AND created_at > ?", (client, now - 3600)
-    ).fetchone()[0]
-    conversation = row["conversation_started_at"] if row else None
-    if conversation is not None and now - conversation >= _CONVERSATION_S:
-        conversation = None
-    state = ClientState(
-        client=client,
-        last_message_at=as_datetime(row["last_message_at"]) if row else None,
-        conversation_started_at=as_datetime(conversation),
-        replies_sent={rule: when for rule, when in replies.items() if when is not None},
-    )
-    return ClientRecord(
-        state=state, paused_until=row["paused_until"] if row else None, replies_last_hour=last_hour
-    )
+        records[client] = ClientRecord(
+            state=state, paused_until=paused or None, replies_last_hour=last_hour.get(client, 0)
+        )
+    return records
 
 
 def _finish_batch(
@@ -459,16 +497,31 @@ def _finish_batch(
     drafts: tuple[OutboxDraft, ...],
     now: float,
 ) -> None:
-    owner = conn.execute(
-        "SELECT claimed_by FROM clients WHERE client = ?", (batch.client,)
-    ).fetchone()
-    if owner is None or owner["claimed_by"] != batch.claim:
+    if not _finish_batches(conn, ((batch, outcomes, drafts),), now)[0]:
         raise StoreError(f"the claim on client {batch.client} lapsed; another worker has it")
+
+
+def _finish_batches(
+    conn: sqlite3.Connection, items: Sequence[DecidedBatch], now: float
+) -> list[bool]:
+    owners: dict[str, str | None] = {}
+    for chunk in _chunks([batch.client for batch, _o, _d in items]):
+        marks = ",".join("?" * len(chunk))
+        owners.update(
+            conn.execute(f"SELECT client, claimed_by FROM clients WHERE client IN ({marks})", chunk)
+        )
+    recorded = [owners.get(batch.client) == batch.claim for batch, _o, _d in items]
+    kept = [item for item, ok in zip(items, recorded, strict=True) if ok]
     conn.executemany(
         "UPDATE inbox SET state = 'done', outcome = ?, rule = ?, explanation = ?, decided_at = ? "
         "WHERE message_id = ? AND state = 'pending'",
-        [(o.outcome, o.rule, o.explanation, now, o.message_id) for o in outcomes],
+        [
+            (o.outcome, o.rule, o.explanation, now, o.message_id)
+            for _b, outcomes, _d in kept
+            for o in outcomes
+        ],
     )
+    drafts = [d for _b, _o, batch_drafts in kept for d in batch_drafts]
     conn.executemany(
         "INSERT INTO outbox(client, address, rule, reply_to, contact, next_attempt_at, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -483,12 +536,15 @@ def _finish_batch(
         [(d.client, d.rule, now) for d in drafts],
     )
     # The gateway counts its 24 h from the message; a future stamp (clock skew) counts as now.
-    last_message = max(min(p.message.timestamp, p.received_at) for p in batch.messages)
-    conn.execute(
+    conn.executemany(
         "UPDATE clients SET last_message_at = MAX(COALESCE(last_message_at, 0), ?), "
         "claimed_by = NULL, claim_until = NULL WHERE client = ?",
-        (last_message, batch.client),
+        [
+            (max(min(p.message.timestamp, p.received_at) for p in batch.messages), batch.client)
+            for batch, _o, _d in kept
+        ],
     )
+    return recorded
 
 
 def _claim_sends(
