@@ -101,7 +101,9 @@ async def run(
 
             await asyncio.gather(*(deliver() for _ in range(concurrency)))
             posted_all = time.time()
-            expected = clients if (window_s > 0 or per_client == 1) else clients * 3
+            # Without a window every message naming sales gets a card; with one, one per client.
+            matching = sum("sales" in texts[k % len(texts)] for k in range(per_client))
+            expected = clients if (window_s > 0 or per_client == 1) else clients * matching
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 stats = get_json(f"{sandbox_url}/stats")
@@ -188,7 +190,7 @@ def main() -> None:
             f"   messages/s - window {plain['messages_per_s_less_window']:8.0f}     "
             f"{windowed['messages_per_s_less_window']:8.0f}   ratio "
             f"{windowed['messages_per_s_less_window'] / plain['messages_per_s_less_window']:.2f}"
-            "   (target within 10 %)"
+            "   (target >= 0.90)"
         )
         print(
             f"   bot CPU ms/message  {plain['cpu_ms_per_message']:8.3f}     "
