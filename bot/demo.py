@@ -7,9 +7,7 @@ client's messages would cause and answers Send Contact as the provider does).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from pydantic import SecretStr
 
 from bot.config import Config, DeliverySettings, GatewaySettings, ServerSettings
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
-from bot.service import Service
+from bot.service import Service, wait_for_stop_signal
 
 DEMO_ACCOUNT = "972500000001"
 
@@ -101,7 +99,7 @@ async def run_demo(*, serve: bool = False, port: int = 0, sandbox_port: int = 0)
             ok = await _play(service, sandbox, sandbox_url)
             if serve:
                 _print_serve_help(service, sandbox_url)
-                await _wait_for_signal()
+                await wait_for_stop_signal()
             return 0 if ok else 1
         finally:
             await service.stop()
@@ -182,12 +180,3 @@ Then see what the gateway received:
   curl -s {sandbox_url}/sent
 """
     )
-
-
-async def _wait_for_signal() -> None:
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()

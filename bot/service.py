@@ -158,20 +158,21 @@ class Service:
         await self.gateway.close()
         await self.store.close()
 
-    async def wait_stopped(self) -> None:
-        """Block until stop() is requested by a signal handler."""
-        await self._stop.wait()
 
-
-async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    service = await Service.start(config)
+async def wait_for_stop_signal() -> None:
+    """Return when the process gets SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    service = await Service.start(config)
+    await wait_for_stop_signal()
     log.info("shutting down: finishing sends in flight")
     await service.stop()
     log.info("stopped")

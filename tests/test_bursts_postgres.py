@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ import pytest
 from bot.demo import start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.store.postgres import PostgresStore
-from tests.conftest import ACCOUNT, API_KEY, TOKEN
+from tests.conftest import ACCOUNT, API_KEY, TOKEN, wait_until
 from tests.pg import postgres_schema
 from tests.test_bursts import burst_rules
 
@@ -184,17 +184,6 @@ class Cluster:
             "SELECT message_id, address, outcome, rule, received_at, decided_at FROM inbox "
             "ORDER BY received_at, id"
         )
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, timeout_s: float, interval_s: float = 0.02
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 @pytest.fixture
