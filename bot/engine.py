@@ -66,7 +66,11 @@ def decide_burst(
     private = [m for m in messages if not m.is_group]
     if not private:
         # the gateway refuses contacts to groups (reason 4), so groups are never answered
-        return Decision((), "group", "Group chats are never answered.")
+        return Decision(
+            (),
+            "group",
+            "Group chats are never answered: the gateway sends contacts to private chats only.",
+        )
     with_text = [m for m in private if m.text is not None and m.text.strip()]
     if not with_text:
         kind = private[0].type

@@ -41,7 +41,9 @@ def test_demo_answers_sales_and_support_and_explains_the_rest() -> None:
     assert 'replied with the contact card "Demo Sales" (972525550123) to 972522222222' in out
     assert 'replied with the contact card "Demo Support" (97235550101) to 972523333333' in out
     assert "-- no reply: No rule matched" in out
-    assert "-- no reply: Group chats are never answered" in out
+    assert (
+        "-- no reply: Group chats are never answered: the gateway sends contacts to private" in out
+    )
     assert "3 cards" in out
 
 
