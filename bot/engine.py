@@ -103,6 +103,10 @@ def decide_burst(
                 catch_all = catch_all or _Claim(
                     rule.name, rule.card, rule.once_per, with_text[0], found, ""
                 )
+                if numbered:
+                    # In a burst a greeting answers only when no keyword rule matched any
+                    # message, wherever it stands in the file: look on for one.
+                    continue
             elif rule.name not in claims:
                 claims[rule.name] = claim
             break

@@ -406,6 +406,32 @@ def test_burst_greeting_only_when_no_keyword_rule_answers(rules: RuleSet) -> Non
     assert [(r.rule, r.reply_to) for r in decision.replies] == [("greeting", "a")]
 
 
+def test_burst_keyword_rule_wins_even_over_a_greeting_listed_first(tmp_path: Path) -> None:
+    path = tmp_path / "greeting-first.yaml"
+    path.write_text(
+        """
+contacts:
+  sales: {name: Sales, phone: "050-123-4567"}
+  reception: {name: Reception, phone: "03-555-0100"}
+rules:
+  - name: greeting
+    first_message: true
+    reply: {contact: reception}
+  - name: sales
+    keywords: [sales]
+    reply: {contact: sales}
+""",
+        encoding="utf-8",
+    )
+    greeting_first = load_rules(path)
+    burst = [msg("hi", "a"), msg("I need sales", "b")]
+    decision = decide_burst(burst, greeting_first, NEW, WED_NOON)
+    assert [(r.rule, r.reply_to) for r in decision.replies] == [("sales", "b")]
+    # A single message still follows the file's order: the greeting listed first wins.
+    alone = decide(msg("I need sales", "c"), greeting_first, NEW, WED_NOON)
+    assert [r.rule for r in alone.replies] == ["greeting"]
+
+
 def test_burst_fallback_quotes_the_first_message(rules: RuleSet) -> None:
     client = talking(WED_NOON)
     decision = decide_burst([msg("hmm", "a"), msg("ok", "b")], rules, client, WED_NOON)
