@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from bot.config import Config
 from bot.engine import ClientState, Decision, Reply, decide, decide_burst
-from bot.errors import GatewayError, RulebotError, StoreError
+from bot.errors import GatewayError, StoreError
 from bot.gateway import GatewayClient, WindowExpired
 from bot.inbound import InboundMessage
 from bot.metrics import DECISIONS, MATCHES, SEND_LATENCY, SENDS
@@ -166,6 +166,9 @@ class Worker:
             except StoreError as exc:
                 log.error("cannot read the inbox: %s", exc)
                 decided, next_due = 0, None
+            except Exception:  # a bug must not stop the loop: the inbox keeps the messages
+                log.exception("deciding failed; trying again")
+                decided, next_due = 0, None
             if decided:
                 if decided < _CLAIM_LIMIT:
                     await asyncio.sleep(_GATHER_S)
@@ -287,6 +290,9 @@ class Worker:
             except StoreError as exc:
                 log.error("cannot read the outbox: %s", exc)
                 started = 0
+            except Exception:  # a bug must not stop the loop: the outbox keeps the sends
+                log.exception("sending failed; trying again")
+                started = 0
             if started:
                 continue
             due = self._next_send_due
@@ -300,7 +306,7 @@ class Worker:
         except StoreError as exc:
             # The send stays claimed; its lease lapses and it is tried again.
             log.error("could not record the outcome of send %d: %s", item.id, exc)
-        except RulebotError:
+        except Exception:  # the send stays claimed; its lease lapses and it is tried again
             log.exception("send %d failed unexpectedly", item.id)
 
     async def _deliver_unguarded(self, item: OutboxItem) -> None:
@@ -387,7 +393,7 @@ class Worker:
                 deleted = await self._store.prune(older_than=self._clock() - keep_s)
                 if deleted:
                     log.info("pruned %d rows older than %g days", deleted, keep_s / 86400)
-            except StoreError as exc:
+            except Exception as exc:  # never fatal: the next round tries again
                 log.error("pruning failed: %s", exc)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=_PRUNE_EVERY_S)
