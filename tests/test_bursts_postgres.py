@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -35,8 +31,9 @@ import pytest
 from bot.demo import start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.store.postgres import PostgresStore
-from tests.conftest import ACCOUNT, API_KEY, TOKEN, wait_until
+from tests.conftest import ACCOUNT, API_KEY, wait_until
 from tests.pg import postgres_schema
+from tests.serve_process import ServeProcess, free_port
 from tests.test_bursts import burst_rules
 
 pytestmark = pytest.mark.postgres
@@ -51,18 +48,12 @@ SETTLE_S = 20.0
 _DECISIONS = re.compile(r'^rulebot_decisions_total\{outcome="([a-z_]+)"\} ([0-9.e+]+)$', re.M)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def number(n: int) -> str:
     return f"97254{n:07d}"
 
 
-class Instance:
-    """One `rulebot serve` child process on its own port."""
+class Instance(ServeProcess):
+    """One `rulebot serve` child process on its own port, with its config written."""
 
     def __init__(
         self,
@@ -74,11 +65,7 @@ class Instance:
         gateway: str,
         max_replies_per_hour: int,
     ) -> None:
-        self.name = name
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.webhook = f"{self.base}/webhook?token={TOKEN}"
-        self._log = folder / f"{name}.log"
+        port = free_port()
         config = folder / f"{name}.yaml"
         config.write_text(
             f"""
@@ -90,7 +77,7 @@ gateway:
   backoff_base_s: 0.05
   backoff_max_s: 0.5
 server:
-  port: {self.port}
+  port: {port}
   webhook_token: ${{RULEBOT_WEBHOOK_TOKEN}}
 rules: {rules}
 store: "{store_url}"
@@ -102,49 +89,13 @@ log_level: WARNING
 """,
             encoding="utf-8",
         )
-        self._command = [sys.executable, "-m", "bot", "serve", "--config", str(config)]
-        self._env = dict(os.environ, RULEBOT_API_KEY=API_KEY, RULEBOT_WEBHOOK_TOKEN=TOKEN)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self._log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    async def wait_up(self, http: aiohttp.ClientSession, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited: {self.log_tail()}")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(f"{self.base}/healthz") as response:
-                    await response.read()
-                    return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{self.name} did not start: {self.log_tail()}")
-
-    def stop(self) -> int:
-        """SIGTERM, as a service manager stops it; returns the exit code."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            return self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
+        super().__init__(config, port=port, log=folder / f"{name}.log", name=name)
 
     async def decisions(self, http: aiohttp.ClientSession) -> Counter[str]:
         """This instance's decisions by outcome (its /metrics)."""
-        async with http.get(f"{self.base}/metrics") as response:
+        async with http.get(f"{self.url}/metrics") as response:
             text = await response.text()
         return Counter({outcome: int(float(n)) for outcome, n in _DECISIONS.findall(text)})
-
-    def log_tail(self) -> str:
-        return self._log.read_text(errors="replace")[-3000:]
 
 
 @dataclass
@@ -216,13 +167,12 @@ async def two_instances(
             for instance in instances:
                 await instance.wait_up(http)
             yield Cluster(instances, sandbox, store, http)
-        codes = {instance.name: instance.stop() for instance in instances}
+        codes = {instance.name: instance.stop(timeout_s=20) for instance in instances}
         assert codes == {"a": 0, "b": 0}, {i.name: i.log_tail() for i in instances}
     finally:
         for instance in instances:
-            if instance.process is not None and instance.process.poll() is None:
-                instance.process.kill()
-                instance.process.wait()
+            if instance.running:
+                instance.kill()
         await store.close()
         await runner.cleanup()
 

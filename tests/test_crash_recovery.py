@@ -8,13 +8,8 @@ whether the gateway got it), and such sends are counted (outbox.possible_duplica
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,17 +19,12 @@ import pytest
 
 from bot.demo import demo_rules_path, start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH
-from tests.conftest import ACCOUNT, API_KEY, TOKEN
+from tests.conftest import ACCOUNT, API_KEY
+from tests.serve_process import ServeProcess, free_port
 
 MESSAGES = 2000
 KILLS = 6
 UNMATCHED_EVERY = 10  # every tenth message matches no rule
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(folder: Path, *, port: int, gateway_url: str) -> Path:
@@ -67,32 +57,6 @@ log_level: WARNING
     return config
 
 
-class BotProcess:
-    """`rulebot serve` as a child process that the test can kill and restart."""
-
-    def __init__(self, config: Path, log: Path) -> None:
-        self._command = [sys.executable, "-m", "bot", "--config", str(config), "serve"]
-        self._env = dict(os.environ, RULEBOT_API_KEY=API_KEY, RULEBOT_WEBHOOK_TOKEN=TOKEN)
-        self._log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self._log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def terminate(self) -> int:
-        assert self.process is not None
-        self.process.terminate()
-        return self.process.wait(timeout=30)
-
-
 async def deliver(http: aiohttp.ClientSession, url: str, payload: dict[str, object]) -> None:
     """Post a webhook until it is acknowledged, as the provider retries a failed delivery."""
     while True:
@@ -110,8 +74,8 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     sandbox, runner, sandbox_url = await start_sandbox(api_key=API_KEY, account=ACCOUNT)
     port = free_port()
     config = write_config(tmp_path, port=port, gateway_url=sandbox_url + SEND_CONTACT_PATH)
-    bot = BotProcess(config, tmp_path / "bot.log")
-    webhook = f"http://127.0.0.1:{port}/webhook?token={TOKEN}"
+    bot = ServeProcess(config, port=port, log=tmp_path / "bot.log")
+    webhook = bot.webhook
     payloads = [
         sandbox.client_message_payload(
             f"97254{n:07d}",
@@ -148,11 +112,10 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.2)
             await asyncio.sleep(0.5)  # anything left in flight lands now, or never
-        exit_code = bot.terminate()
-        log_tail = (tmp_path / "bot.log").read_text(errors="replace")[-3000:]
-        assert exit_code == 0, log_tail
+        exit_code = bot.stop()
+        assert exit_code == 0, bot.log_tail()
     finally:
-        if bot.process and bot.process.poll() is None:
+        if bot.running:
             bot.kill()
         await runner.cleanup()
 

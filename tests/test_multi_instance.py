@@ -12,11 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,8 +24,9 @@ import pytest
 from bot.demo import demo_rules_path, start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.store.postgres import PostgresStore
-from tests.conftest import ACCOUNT, API_KEY, TOKEN
+from tests.conftest import ACCOUNT, API_KEY
 from tests.pg import postgres_schema
+from tests.serve_process import ServeProcess, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -42,12 +38,6 @@ KILL_AT = 0.4  # share of messages acknowledged when one instance is killed
 RESTART_AFTER_S = 2.0
 POSTERS = 24  # webhooks in flight at once
 DEADLINE_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(folder: Path, *, port: int, gateway_url: str, store_url: str) -> Path:
@@ -81,56 +71,10 @@ log_level: WARNING
     return config
 
 
-class Instance:
-    """One `rulebot serve` child process on its own port."""
-
-    def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.port = port
-        self.webhook = f"http://127.0.0.1:{port}/webhook?token={TOKEN}"
-        self._command = [sys.executable, "-m", "bot", "serve", "--config", str(config)]
-        self._env = dict(os.environ, RULEBOT_API_KEY=API_KEY, RULEBOT_WEBHOOK_TOKEN=TOKEN)
-        self._log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self._log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> int:
-        """SIGTERM, as a service manager stops it; returns the exit code."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.terminate()
-        return self.process.wait(timeout=30)
-
-    async def wait_up(self, http: aiohttp.ClientSession, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"instance on {self.port} exited: {self.log_tail()}")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
-                    await response.read()
-                    return  # any answer: the server listens
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"instance on {self.port} did not start: {self.log_tail()}")
-
-    def log_tail(self) -> str:
-        return self._log.read_text(errors="replace")[-3000:]
-
-
 class LoadBalancer:
     """Round-robin over the instances; an instance that does not answer is skipped."""
 
-    def __init__(self, http: aiohttp.ClientSession, instances: list[Instance]) -> None:
+    def __init__(self, http: aiohttp.ClientSession, instances: list[ServeProcess]) -> None:
         self._http = http
         self._instances = instances
         self._next = 0
@@ -189,7 +133,7 @@ async def test_three_instances_answer_every_message_once_through_a_kill(
         config = write_config(
             tmp_path, port=port, gateway_url=sandbox_url + SEND_CONTACT_PATH, store_url=store_url
         )
-        instances.append(Instance(config, port, tmp_path / f"instance-{n}.log"))
+        instances.append(ServeProcess(config, port=port, log=tmp_path / f"instance-{n}.log"))
     payloads, matching = client_payloads(sandbox)
     same_to_all, spread = payloads[:SAME_TO_ALL], payloads[SAME_TO_ALL:]
     victim = instances[1]
@@ -262,7 +206,7 @@ async def test_three_instances_answer_every_message_once_through_a_kill(
         assert max(cards.values()) <= 2
     finally:
         for instance in instances:
-            if instance.process is not None and instance.process.poll() is None:
+            if instance.running:
                 instance.kill()
         await observer.close()
         await runner.cleanup()

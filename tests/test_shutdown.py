@@ -3,12 +3,7 @@ records it, and exits 0 in bounded time; its JSON logs keep secrets and numbers 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +16,7 @@ import pytest
 from bot.demo import demo_rules_path
 from bot.sandbox import FaultPlan
 from tests.conftest import ACCOUNT, API_KEY, TOKEN, RunningSandbox, wait_until
+from tests.serve_process import ServeProcess, free_port, rulebot_command
 
 CLIENT = "972541234567"
 #: the gateway holds the accepted send this long before answering (fault `slow_accept`)
@@ -29,31 +25,16 @@ SLOW_ACCEPT_S = 2.0
 EXIT_BOUND_S = SLOW_ACCEPT_S + 8.0
 
 
-def rulebot_command() -> list[str]:
-    """The installed `rulebot` script next to this interpreter, else `python -m bot`."""
-    script = Path(sys.executable).with_name("rulebot")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
-class ServeProcess:
-    process: asyncio.subprocess.Process
-    url: str
-    store: Path
+class Served:
+    """The running `rulebot serve` and its SQLite file."""
 
-    @property
-    def webhook_url(self) -> str:
-        return f"{self.url}/webhook?token={TOKEN}"
+    serve: ServeProcess
+    store: Path
 
 
 @pytest.fixture
-async def served(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[ServeProcess]:
+async def served(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[Served]:
     port = free_port()
     store = tmp_path / "rulebot.db"
     config = tmp_path / "config.yaml"
@@ -76,43 +57,30 @@ log_format: json
 """,
         encoding="utf-8",
     )
-    env = {**os.environ, "RULEBOT_API_KEY": API_KEY, "RULEBOT_WEBHOOK_TOKEN": TOKEN}
-    process = await asyncio.create_subprocess_exec(
-        *rulebot_command(), "serve", "--config", str(config),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    running = ServeProcess(process, f"http://127.0.0.1:{port}", store)
-    sandbox.gateway.webhook_url = running.webhook_url
+    running = Served(
+        ServeProcess(config, port=port, log=tmp_path / "serve.log", program=rulebot_command()),
+        store,
+    )
+    sandbox.gateway.webhook_url = running.serve.webhook
+    running.serve.start()
     try:
-        await wait_until(lambda: _healthy(running), timeout_s=20, interval_s=0.1)
+        async with aiohttp.ClientSession() as http:
+            await running.serve.wait_up(http)
         yield running
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        if running.serve.running:
+            running.serve.kill()
 
 
-async def _healthy(running: ServeProcess) -> bool:
-    if running.process.returncode is not None:
-        raise AssertionError(f"rulebot serve exited with {running.process.returncode}")
-    try:
-        async with aiohttp.ClientSession() as http, http.get(running.url + "/healthz") as answer:
-            return answer.status == 200
-    except aiohttp.ClientError:
-        return False
-
-
-async def stop_and_wait(running: ServeProcess, bound_s: float) -> tuple[int, float, str]:
+async def stop_and_wait(running: Served, bound_s: float) -> tuple[int, float, str]:
     """SIGTERM, then wait for the exit; returns (exit code, seconds, stderr)."""
     started = time.monotonic()
-    running.process.send_signal(signal.SIGTERM)
-    _, stderr = await asyncio.wait_for(running.process.communicate(), timeout=bound_s)
-    assert running.process.returncode is not None
-    return running.process.returncode, time.monotonic() - started, stderr.decode()
+    code = await running.serve.stop_async(timeout_s=bound_s)
+    return code, time.monotonic() - started, running.serve.log_text()
 
 
 async def test_sigterm_with_a_send_in_flight_finishes_it_and_exits_0(
-    served: ServeProcess, sandbox: RunningSandbox
+    served: Served, sandbox: RunningSandbox
 ) -> None:
     sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=("slow_accept",), delay_s=SLOW_ACCEPT_S)
     async with (
@@ -147,7 +115,7 @@ async def test_sigterm_with_a_send_in_flight_finishes_it_and_exits_0(
     assert API_KEY not in stderr
 
 
-async def test_sigterm_when_idle_exits_0_at_once(served: ServeProcess) -> None:
+async def test_sigterm_when_idle_exits_0_at_once(served: Served) -> None:
     code, took, stderr = await stop_and_wait(served, 5.0)
     assert code == 0, stderr[-2000:]
     assert took < 5.0
