@@ -84,14 +84,17 @@ class WebhookHandler:
         content_type = request.content_type
         if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
             raise _reject(web.HTTPUnsupportedMediaType, "send the webhook as application/json")
-        if request.content.is_eof():  # the whole body is in already: nothing to wait for
-            raw = await request.read()  # over server.max_body_bytes: aiohttp answers 413
-        else:
-            try:
+        try:
+            if request.content.is_eof():  # the whole body is in already: nothing to wait for
+                raw = await request.read()
+            else:
                 async with asyncio.timeout(BODY_TIMEOUT_S):
                     raw = await request.read()
-            except TimeoutError:
-                raise _reject(web.HTTPRequestTimeout, "the body did not arrive in time") from None
+        except TimeoutError:
+            raise _reject(web.HTTPRequestTimeout, "the body did not arrive in time") from None
+        except web.HTTPRequestEntityTooLarge:  # over server.max_body_bytes
+            _counter("too_large").inc()
+            raise
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

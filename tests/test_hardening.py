@@ -15,6 +15,7 @@ import pytest
 from bot import service as service_module
 from bot import webhook as webhook_module
 from bot.errors import RuleError
+from bot.metrics import REGISTRY
 from bot.rules import load_rules
 from tests.conftest import ACCOUNT, TOKEN, Bot
 
@@ -37,8 +38,11 @@ async def test_body_over_the_limit_is_refused_with_413(bot: Bot) -> None:
     limit = bot.service.config.server.max_body_bytes
     assert limit == 64 * 1024  # the default
     big = message(text="x" * limit)
+    counted = REGISTRY.get_sample_value("rulebot_webhooks_total", {"outcome": "too_large"}) or 0
     answer = await bot.post_webhook(big)
     assert answer.status == 413
+    after = REGISTRY.get_sample_value("rulebot_webhooks_total", {"outcome": "too_large"})
+    assert after == counted + 1
     just_under = message(text="sales " + "y" * (limit - 1024))
     assert (await bot.post_webhook(just_under)).status == 200
 
