@@ -32,6 +32,9 @@ from bot.store import Store, reports
 COOKIE = "rulebot_admin"
 _SESSION_LABEL = b"rulebot admin session v1"
 _COOKIE_MAX_AGE_S = 12 * 3600
+#: wrong admin tokens one address may try in SIGN_IN_WINDOW_S before it is refused for a while
+SIGN_IN_ATTEMPTS = 5
+SIGN_IN_WINDOW_S = 15 * 60
 #: a playground run is capped: it is a page, not a batch tool
 _PLAYGROUND_MAX_MESSAGES = 10
 _PLAYGROUND_MAX_CHARS = 2000
@@ -136,6 +139,42 @@ def build_chart(hours: list[reports.HourCount], tz: Any) -> Chart:
     )
 
 
+class SignInThrottle:
+    """Refuses an address that got the admin token wrong too often (guessing the token)."""
+
+    def __init__(
+        self,
+        *,
+        attempts: int = SIGN_IN_ATTEMPTS,
+        window_s: float = SIGN_IN_WINDOW_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._attempts = attempts
+        self._window_s = window_s
+        self._clock = clock
+        self._failures: dict[str, list[float]] = {}
+
+    def wait_s(self, address: str) -> float:
+        """Seconds this address must wait before trying again (0: it may try now)."""
+        recent = self._recent(address)
+        if len(recent) < self._attempts:
+            return 0.0
+        return max(0.0, recent[0] + self._window_s - self._clock())
+
+    def failed(self, address: str) -> None:
+        """Note a wrong token from this address."""
+        self._failures[address] = [*self._recent(address), self._clock()][-self._attempts :]
+
+    def _recent(self, address: str) -> list[float]:
+        since = self._clock() - self._window_s
+        recent = [at for at in self._failures.get(address, ()) if at > since]
+        if recent:
+            self._failures[address] = recent
+        else:
+            self._failures.pop(address, None)
+        return recent
+
+
 class AdminPages:
     """The dashboard's handlers."""
 
@@ -153,6 +192,7 @@ class AdminPages:
         self._store = store
         self._rulebook = rulebook
         self._clock = clock
+        self._throttle = SignInThrottle(clock=clock)
 
     # -- authentication ---------------------------------------------------------------------
 
@@ -160,8 +200,24 @@ class AdminPages:
         cookie = request.cookies.get(COOKIE, "")
         return hmac.compare_digest(cookie.encode(), self._session)
 
-    def _token_ok(self, given: str) -> bool:
-        return bool(self._token) and hmac.compare_digest(given.encode(), self._token)
+    def _check_token(self, request: web.Request, given: object) -> web.Response | None:
+        """None when the token is right; else the page to answer (401, or 429 when guessing)."""
+        address = request.remote or "?"
+        wait = self._throttle.wait_s(address)
+        if wait > 0:
+            minutes = max(1, round(wait / 60))
+            return self._login_page(
+                f"Too many wrong tokens from this address: try again in {minutes} min.",
+                status=429,
+            )
+        if (
+            isinstance(given, str)
+            and self._token
+            and hmac.compare_digest(given.encode(), self._token)
+        ):
+            return None
+        self._throttle.failed(address)
+        return self._login_page("That token is not right.", status=401)
 
     def _start_session(self, response: web.StreamResponse, request: web.Request) -> None:
         response.set_cookie(
@@ -183,8 +239,9 @@ class AdminPages:
         async def handler(request: web.Request) -> web.StreamResponse:
             given = request.query.get("token")
             if given is not None:
-                if not self._token_ok(given):
-                    return self._login_page("That token is not right.", status=401)
+                refused = self._check_token(request, given)
+                if refused is not None:
+                    return refused
                 # Keep the token out of the address bar, history and proxies' logs.
                 query = {k: v for k, v in request.query.items() if k != "token"}
                 clean = request.rel_url.with_query(query)
@@ -206,9 +263,9 @@ class AdminPages:
     async def login(self, request: web.Request) -> web.StreamResponse:
         """POST /admin/login: the token from the form -> the session cookie."""
         form = await request.post()
-        given = form.get("token")
-        if not isinstance(given, str) or not self._token_ok(given):
-            return self._login_page("That token is not right.", status=401)
+        refused = self._check_token(request, form.get("token"))
+        if refused is not None:
+            return refused
         response = _see_other("/admin")
         self._start_session(response, request)
         return _secure(response)

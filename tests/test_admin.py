@@ -240,3 +240,23 @@ async def test_dashboard_queries_run_on_postgresql(
         assert '<div class="n" id="messages-in">2</div>' in html
         assert '<div class="n" id="unanswered">1</div>' in html
         await bot.service.stop()
+
+
+async def test_guessing_the_admin_token_is_stopped_for_a_while(
+    admin_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    login = f"{admin_bot.service.url}/admin/login"
+    for attempt in range(5):
+        async with browser.post(login, data={"token": f"guess-{attempt}"}) as response:
+            assert response.status == 401
+    # Locked out: even the right token is refused until the window has passed.
+    async with browser.post(login, data={"token": ADMIN_TOKEN}, allow_redirects=False) as response:
+        assert response.status == 429
+        assert "Too many wrong tokens from this address: try again in 15 min." in (
+            await response.text()
+        )
+    async with browser.get(f"{admin_bot.service.url}/admin?token={ADMIN_TOKEN}") as response:
+        assert response.status == 429
+    admin_bot.clock.advance(15 * 60 + 1)
+    async with browser.post(login, data={"token": ADMIN_TOKEN}, allow_redirects=False) as response:
+        assert response.status == 303
