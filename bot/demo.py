@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from bot.config import Config, DeliverySettings, GatewaySettings, ServerSettings
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
-from bot.service import Service, wait_for_stop_signal
+from bot.service import Service, stop_on_signals
 
 DEMO_ACCOUNT = "972500000001"
 
@@ -98,8 +98,9 @@ async def run_demo(*, serve: bool = False, port: int = 0, sandbox_port: int = 0)
             print(f"  sandbox gateway  {sandbox_url}{SEND_CONTACT_PATH}\n")
             ok = await _play(service, sandbox, sandbox_url)
             if serve:
+                stopping = stop_on_signals()
                 _print_serve_help(service, sandbox_url)
-                await wait_for_stop_signal()
+                await stopping.wait()
             return 0 if ok else 1
         finally:
             await service.stop()

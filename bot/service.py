@@ -159,20 +159,22 @@ class Service:
         await self.store.close()
 
 
-async def wait_for_stop_signal() -> None:
-    """Return when the process gets SIGTERM or SIGINT."""
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT. Call it before announcing anything: a signal that
+    arrives between the announcement and the handler would otherwise kill the process."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
+    return stopping
 
 
 async def serve(config: Config) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    stopping = stop_on_signals()
     service = await Service.start(config)
-    await wait_for_stop_signal()
+    await stopping.wait()
     log.info("shutting down: finishing sends in flight")
     await service.stop()
     log.info("stopped")
