@@ -134,9 +134,8 @@ class Worker:
         return len(batches), next_due
 
     async def _decide_batches(self, batches: list[ClientBatch], rules: RuleSet, now: float) -> None:
-        records = [
-            batch.record or await self._store.client_record(batch.client, now) for batch in batches
-        ]
+        # Stores that read the records while claiming hand them over; others are asked now.
+        records = await asyncio.gather(*(self._record(batch, now) for batch in batches))
         decided: list[DecidedBatch] = [
             (batch, *self._decide(batch, record, rules, now))
             for batch, record in zip(batches, records, strict=True)
@@ -177,6 +176,9 @@ class Worker:
             self._inbox_wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._inbox_wake.wait(), timeout=wait)
+
+    async def _record(self, batch: ClientBatch, now: float) -> ClientRecord:
+        return batch.record or await self._store.client_record(batch.client, now)
 
     def _decide(
         self, batch: ClientBatch, record: ClientRecord, rules: RuleSet, now: float
