@@ -26,7 +26,7 @@ from bot.errors import RuleError
 from bot.rules import RuleBook, RuleSet
 from bot.rules.commands import parse_at
 from bot.rules.tryout import try_messages
-from bot.status import PLAIN_WORDS
+from bot.status import PLAIN_WORDS, start_of_day
 from bot.store import Store, reports
 
 COOKIE = "rulebot_admin"
@@ -286,7 +286,7 @@ class AdminPages:
         now = self._clock()
         rules = self._rules()
         tz = rules.timezone if rules is not None else datetime.now().astimezone().tzinfo
-        today = _start_of_day(now, tz)
+        today = start_of_day(now, tz)
         week = now - 7 * 86400
         stats = await self._store.stats(since=today, now=now)
         store = _queryable(self._store)
@@ -396,11 +396,6 @@ def _delivery_words(message: reports.RecentMessage) -> str:
     if status is None:
         return ""
     return _DELIVERY_WORDS.get(status, status)
-
-
-def _start_of_day(now: float, tz: Any) -> float:
-    moment = datetime.fromtimestamp(now, tz)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def _queryable(store: Store) -> reports.QueryableStore:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from bot.config import Config
 from bot.store import StoreStats, open_store
@@ -28,9 +28,9 @@ PLAIN_WORDS = {
 }
 
 
-def start_of_day(now: float) -> float:
-    """Local midnight before `now` (the machine's time zone)."""
-    moment = datetime.fromtimestamp(now).astimezone()
+def start_of_day(now: float, tz: tzinfo | None = None) -> float:
+    """Midnight before `now` in `tz` (None: the machine's time zone)."""
+    moment = datetime.fromtimestamp(now, tz) if tz else datetime.fromtimestamp(now).astimezone()
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 

@@ -240,9 +240,10 @@ def _recover(conn: sqlite3.Connection, now: float) -> int:
     return cursor.rowcount
 
 
-def _chunks(items: Sequence[str], size: int = 400) -> list[Sequence[str]]:
-    """Slices small enough for an `IN (?, ...)` list."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
+def _chunks(items: Sequence[str], size: int = 400) -> list[tuple[Sequence[str], str]]:
+    """Slices small enough for an `IN (...)` list, each with its `?, ?, ...` placeholders."""
+    slices = [items[start : start + size] for start in range(0, len(items), size)]
+    return [(chunk, ",".join("?" * len(chunk))) for chunk in slices]
 
 
 def _claim_clients(
@@ -278,8 +279,7 @@ def _claim_clients(
         [(claim, now + lease_s, client) for client in ready],
     )
     pending: dict[str, list[PendingMessage]] = {client: [] for client in ready}
-    for chunk in _chunks(ready):
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _chunks(ready):
         for m in conn.execute(
             "SELECT client, payload, received_at FROM inbox "
             f"WHERE state = 'pending' AND client IN ({marks}) ORDER BY received_at, id",
@@ -307,8 +307,7 @@ def _client_records(
     rows: dict[str, sqlite3.Row] = {}
     replies: dict[str, dict[str, datetime]] = {client: {} for client in clients}
     last_hour: dict[str, int] = {}
-    for chunk in _chunks(clients):
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _chunks(clients):
         # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
         # message names the number, the client's own messages their from_id): match by address.
         for row in conn.execute(
@@ -366,8 +365,7 @@ def _finish_batches(
     conn: sqlite3.Connection, items: Sequence[DecidedBatch], now: float
 ) -> list[bool]:
     owners: dict[str, str | None] = {}
-    for chunk in _chunks([batch.client for batch, _o, _d in items]):
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _chunks([batch.client for batch, _o, _d in items]):
         owners.update(
             conn.execute(f"SELECT client, claimed_by FROM clients WHERE client IN ({marks})", chunk)
         )
