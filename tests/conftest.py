@@ -11,11 +11,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bot.config import Config, DeliverySettings, GatewaySettings, ServerSettings
 from bot.demo import demo_rules_path, start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.service import Service
+
+# Property tests check behaviour, not speed (benchmarks do that): a busy or shared machine
+# must not fail them on hypothesis's per-example deadline or its slow-generation check.
+settings.register_profile("rulebot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("rulebot")
 
 API_KEY = "test-api-key-0123456789"
 TOKEN = "test-webhook-token"
