@@ -36,6 +36,9 @@ _CLAIM_LIMIT = 512
 #: after a round, wait this long for more messages before the next one: under a flood of
 #: webhooks, fewer and larger rounds leave the CPU to acknowledging (decisions lag by this)
 _GATHER_S = 0.02
+#: clients decided between two returns to the event loop: deciding is CPU work on the loop's
+#: thread, and a whole round at once would hold webhook answers back for milliseconds
+_DECIDE_SLICE = 32
 _PRUNE_EVERY_S = 3600.0
 
 
@@ -135,11 +138,19 @@ class Worker:
 
     async def _decide_batches(self, batches: list[ClientBatch], rules: RuleSet, now: float) -> None:
         # Stores that read the records while claiming hand them over; others are asked now.
-        records = await asyncio.gather(*(self._record(batch, now) for batch in batches))
-        decided: list[DecidedBatch] = [
-            (batch, *self._decide(batch, record, rules, now))
-            for batch, record in zip(batches, records, strict=True)
-        ]
+        missing = [batch for batch in batches if batch.record is None]
+        if missing:
+            fetched = await asyncio.gather(
+                *(self._store.client_record(batch.client, now) for batch in missing)
+            )
+            asked = {batch.client: record for batch, record in zip(missing, fetched, strict=True)}
+        decided: list[DecidedBatch] = []
+        for start in range(0, len(batches), _DECIDE_SLICE):
+            if start:
+                await asyncio.sleep(0)  # let waiting webhooks be answered between slices
+            for batch in batches[start : start + _DECIDE_SLICE]:
+                record = batch.record if batch.record is not None else asked[batch.client]
+                decided.append((batch, *self._decide(batch, record, rules, now)))
         try:
             recorded = await self._store.finish_batches(decided, now)
         except StoreError as exc:
@@ -176,9 +187,6 @@ class Worker:
             self._inbox_wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._inbox_wake.wait(), timeout=wait)
-
-    async def _record(self, batch: ClientBatch, now: float) -> ClientRecord:
-        return batch.record or await self._store.client_record(batch.client, now)
 
     def _decide(
         self, batch: ClientBatch, record: ClientRecord, rules: RuleSet, now: float
