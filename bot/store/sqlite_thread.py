@@ -23,8 +23,6 @@ from bot.store.migrations import SQLITE_MIGRATIONS
 
 T = TypeVar("T")
 _MAX_BATCH = 512
-#: how often the checkpointer copies committed WAL pages into the database file
-CHECKPOINT_EVERY_S = 0.5
 
 _Op = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
@@ -39,16 +37,12 @@ class DatabaseThread:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="rulebot-sqlite", daemon=True)
         self._closed = False
-        self._checkpointer: Checkpointer | None = None
 
     def start(self) -> None:
         self._thread.start()
         self._ready.wait()
         if self._error is not None:
             raise StoreError(f"cannot open the SQLite store {self._path}: {self._error}")
-        if self._path != ":memory:":
-            self._checkpointer = Checkpointer(self._path)
-            self._checkpointer.start()
 
     @property
     def closed(self) -> bool:
@@ -65,8 +59,6 @@ class DatabaseThread:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._checkpointer is not None:
-                await asyncio.to_thread(self._checkpointer.stop)
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
 
@@ -76,9 +68,6 @@ class DatabaseThread:
         # We acknowledge webhooks after the commit: FULL loses nothing acknowledged.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=10000")
-        # Checkpoints run on their own thread (Checkpointer): SQLite's automatic one would copy
-        # a thousand pages and fsync the database file inside some webhook's commit.
-        conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.row_factory = sqlite3.Row
         _migrate(conn)
@@ -131,38 +120,6 @@ class DatabaseThread:
             results = [(None, failure)] * len(batch)
         for (_fn, _args, future, loop), (value, error) in zip(batch, results, strict=True):
             loop.call_soon_threadsafe(_settle, future, value, error)
-
-
-class Checkpointer:
-    """Copies committed WAL pages into the database file on a thread of its own, so no commit
-    pays for it. PASSIVE never waits for the writer; the writer restarts the WAL from its
-    beginning once everything in it has been copied, so the file stays small."""
-
-    def __init__(self, path: str, every_s: float = CHECKPOINT_EVERY_S) -> None:
-        self._path = path
-        self._every_s = every_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rulebot-checkpoint", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error:
-            return  # the writer reported the file's problem already
-        try:
-            conn.execute("PRAGMA busy_timeout=1000")
-            while not self._stopping.wait(self._every_s):
-                with contextlib.suppress(sqlite3.Error):  # busy: the next round catches up
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            conn.close()
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
