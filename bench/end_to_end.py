@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from _common import (
     ACCOUNT,
     API_KEY,
     TOKEN,
+    cpu_seconds,
     describe,
     free_port,
     get_json,
@@ -113,7 +113,7 @@ async def run(
                 await asyncio.sleep(0.1)
             async with http.get(f"{sandbox_url}/sent") as response:
                 sent = await response.json()
-            cpu_s = _cpu_seconds(bot.pid)
+            cpu_s = cpu_seconds(bot.pid)
     finally:
         stop(bot)
         stop(sandbox)
@@ -131,15 +131,8 @@ async def run(
         "messages_per_s_less_window": len(payloads) / max(1e-9, elapsed - window_s),
         "latency": describe(latencies),  # type: ignore[dict-item]
         # What the bot process spent per message (user + system CPU, start-up included).
-        "cpu_ms_per_message": cpu_s * 1000 / len(payloads),
+        "cpu_ms_per_message": float("nan") if cpu_s is None else cpu_s * 1000 / len(payloads),
     }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _post(http: aiohttp.ClientSession, url: str, body: object) -> None:

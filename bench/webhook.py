@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import statistics
@@ -32,6 +31,7 @@ from _common import (
     ACCOUNT,
     ROOT,
     TOKEN,
+    cpu_seconds,
     describe,
     free_port,
     spawn,
@@ -125,15 +125,6 @@ async def paced_run(port: int, rate: float, seconds: float, prefix: str) -> str:
             tasks.append(asyncio.create_task(one(i, http)))
         await asyncio.gather(*tasks)
     return describe(latencies) + (f", {failures} failed" if failures else "")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(

@@ -101,8 +101,9 @@ def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> In
         raise InboundError("message has no sender ('from' or 'from_id')")
     timestamp = _timestamp(payload, received_at)
 
+    digits_account = _digits(account)
     from_me = _truthy(payload.get("fromMe") or payload.get("from_me") or payload.get("isFromMe"))
-    if hook in ("outgoing", "sent") or from_me or (sender and _digits(sender) == _digits(account)):
+    if hook in ("outgoing", "sent") or from_me or (sender and _digits(sender) == digits_account):
         client = _text(payload.get("to")) or ""
         return OutgoingEcho(id=message_id, client=_digits(client) or client, timestamp=timestamp)
 
@@ -160,16 +161,10 @@ def _is_group(payload: dict[str, Any], sender: str | None, from_id: str | None) 
     if payload.get("groupId") or payload.get("group_id"):
         return True
     ids = (sender, from_id, _text(payload.get("chatId")), _text(payload.get("chat_id")))
-    # The regex only where a group id could be: most ids are plain digits.
-    return any(
-        value is not None and ("-" in value or "@" in value) and _GROUP_ID.search(value)
-        for value in ids
-    )
+    return any(value is not None and _GROUP_ID.search(value) for value in ids)
 
 
 def _address(sender: str | None, from_id: str | None, is_group: bool) -> str:
-    if sender is not None and sender.isascii() and sender.isdigit() and 6 <= len(sender) <= 20:
-        return sender  # the provider's usual shape: international digits already
     if sender is not None and _PHONE.match(sender.replace(" ", "")):
         return _digits(sender)
     for hidden in (from_id, sender):  # a hidden number: the from_id is the address
@@ -216,6 +211,7 @@ def _truthy(value: Any) -> bool:
 
 
 def _digits(number: str) -> str:
+    # Most numbers arrive as plain digits already: skip the regex for them.
     if number.isascii() and number.isdigit():
         return number
     return _NON_DIGITS.sub("", number)

@@ -138,12 +138,9 @@ class Worker:
 
     async def _decide_batches(self, batches: list[ClientBatch], rules: RuleSet, now: float) -> None:
         # Stores that read the records while claiming hand them over; others are asked now.
-        missing = [batch for batch in batches if batch.record is None]
-        if missing:
-            fetched = await asyncio.gather(
-                *(self._store.client_record(batch.client, now) for batch in missing)
-            )
-            asked = {batch.client: record for batch, record in zip(missing, fetched, strict=True)}
+        missing = [batch.client for batch in batches if batch.record is None]
+        fetched = await asyncio.gather(*(self._store.client_record(c, now) for c in missing))
+        asked = dict(zip(missing, fetched, strict=True))
         decided: list[DecidedBatch] = []
         for start in range(0, len(batches), _DECIDE_SLICE):
             if start:
