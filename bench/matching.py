@@ -27,10 +27,10 @@ import regex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.engine import ClientState, decide
-from bot.inbound import InboundMessage
-from bot.rules import RuleSet, load_rules
-from bot.text import PREFIXES, normalize
+from bot.core import RuleSet, load_rules
+from bot.core.engine import decide
+from bot.core.text import PREFIXES, normalize
+from bot.core.values import ClientState, InboundMessage
 
 SIZES = (10, 100, 1_000, 10_000)
 PER_RULE = 10

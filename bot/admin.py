@@ -22,10 +22,10 @@ import jinja2
 from aiohttp import web
 
 from bot.config import Config
+from bot.core import RuleSet
+from bot.core.tryout import parse_at, try_messages
 from bot.errors import RuleError
-from bot.rules import RuleBook, RuleSet
-from bot.rules.commands import parse_at
-from bot.rules.tryout import try_messages
+from bot.rulebook import RuleBook
 from bot.status import PLAIN_WORDS, start_of_day
 from bot.store import Store, reports
 

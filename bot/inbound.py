@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.values import InboundMessage
 from bot.errors import InboundError
 
 #: message types whose text rules match on: `body` for these ...
@@ -32,21 +33,6 @@ _PHONE = re.compile(r"^\+?\d{6,20}$")
 _FROM_ID = re.compile(r"^[A-Z]{2}\.\d{6,20}$")
 _MAX_ID_LENGTH = 200
 _NON_DIGITS = re.compile(r"\D")
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    """A message a client sent us."""
-
-    id: str  #: the provider's `unique`: dedupe key and `replyTo` of our answer
-    client: str  #: stable key for the client: `from_id` when present, else the number
-    address: str  #: where to send the answer: the number, or `from_id` for a hidden number
-    text: str | None  #: what rules match on (body, or a media caption); None if nothing
-    type: str
-    timestamp: float  #: unix seconds, as the gateway stamped it
-    to: str | None = None  #: our account as the gateway saw it
-    name: str | None = None
-    is_group: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Gauge, generate_latest
 
+from bot.core import RuleSet
 from bot.metrics import INBOX_DEPTH, OUTBOX_DEPTH, REGISTRY, RULE_RELOADS
-from bot.rules import RuleBook, RuleSet
+from bot.rulebook import RuleBook
 from bot.store import Store
 
 log = logging.getLogger("rulebot.ops")

@@ -7,17 +7,19 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.admin import add_admin_routes
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.gateway import GatewayClient
 from bot.logs import add_secrets
-from bot.rules import RuleBook
+from bot.ops import add_ops_routes
+from bot.rulebook import RuleBook
 from bot.store import Store, open_store
-from bot.webhook import create_app
+from bot.webhook import CONFIG_KEY, STORE_KEY, WebhookHandler
 from bot.worker import Worker
 
 log = logging.getLogger("rulebot.service")
@@ -157,6 +159,40 @@ class Service:
         await self._runner.cleanup()
         await self.gateway.close()
         await self.store.close()
+
+
+@web.middleware
+async def never_500(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Unexpected errors are logged with their traceback and answered 503 (the gateway retries)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return web.json_response({"ok": False, "error": "internal error, retry later"}, status=503)
+
+
+def create_app(
+    *,
+    config: Config,
+    store: Store,
+    on_message: Callable[[], None],
+    clock: Callable[[], float] = time.time,
+    rulebook: RuleBook | None = None,
+) -> web.Application:
+    """The bot's aiohttp application: the webhook, the ops probes and (if enabled) /admin."""
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[never_500])
+    app[STORE_KEY] = store
+    app[CONFIG_KEY] = config
+    handler = WebhookHandler(config=config, store=store, on_message=on_message, clock=clock)
+    app.router.add_post("/webhook", handler.handle)
+    add_ops_routes(app, store=store, rulebook=rulebook, clock=clock)
+    if config.admin_token is not None and rulebook is not None:
+        add_admin_routes(app, config=config, store=store, rulebook=rulebook, clock=clock)
+    return app
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -12,20 +12,18 @@ import functools
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from bot.config import Config
+from bot.core.values import InboundMessage
 from bot.errors import InboundError, StoreError
-from bot.inbound import IgnoredEvent, InboundMessage, OutgoingEcho, StatusUpdate, parse_webhook
+from bot.inbound import IgnoredEvent, OutgoingEcho, StatusUpdate, parse_webhook
 from bot.metrics import WEBHOOKS
 from bot.store import Store
-
-if TYPE_CHECKING:
-    from bot.rules import RuleBook
 
 log = logging.getLogger("rulebot.webhook")
 
@@ -147,40 +145,3 @@ class WebhookHandler:
         assert isinstance(event, IgnoredEvent)
         await self._store.record_event("ignored", event.kind, now)
         return _answer("ignored", kind=event.kind)
-
-
-@web.middleware
-async def _never_500(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Unexpected errors are logged with their traceback and answered 503 (the gateway retries)."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("unexpected error handling %s %s", request.method, request.path)
-        return web.json_response({"ok": False, "error": "internal error, retry later"}, status=503)
-
-
-def create_app(
-    *,
-    config: Config,
-    store: Store,
-    on_message: Callable[[], None],
-    clock: Callable[[], float] = time.time,
-    rulebook: RuleBook | None = None,
-) -> web.Application:
-    """The bot's aiohttp application: the webhook, the ops probes and (if enabled) /admin."""
-    from bot.admin import add_admin_routes
-    from bot.ops import add_ops_routes
-
-    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[_never_500])
-    app[STORE_KEY] = store
-    app[CONFIG_KEY] = config
-    handler = WebhookHandler(config=config, store=store, on_message=on_message, clock=clock)
-    app.router.add_post("/webhook", handler.handle)
-    add_ops_routes(app, store=store, rulebook=rulebook, clock=clock)
-    if config.admin_token is not None and rulebook is not None:
-        add_admin_routes(app, config=config, store=store, rulebook=rulebook, clock=clock)
-    return app

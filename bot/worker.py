@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import time
@@ -20,12 +19,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.config import Config
-from bot.engine import ClientState, Decision, Reply, decide, decide_burst
+from bot.core import RuleSet
+from bot.core.engine import decide, decide_burst
+from bot.core.values import ClientState, Decision, InboundMessage, Reply
 from bot.errors import GatewayError, StoreError
 from bot.gateway import GatewayClient, WindowExpired
-from bot.inbound import InboundMessage
 from bot.metrics import DECISIONS, MATCHES, SEND_LATENCY, SENDS
-from bot.rules import RuleBook, RuleSet
+from bot.rulebook import RuleBook
 from bot.store import ClientBatch, ClientRecord, MessageOutcome, OutboxDraft, OutboxItem, Store
 from bot.store.base import OUTCOME_PAUSED, OUTCOME_RATE_LIMITED, DecidedBatch
 
@@ -416,18 +416,7 @@ def _one_by_one(
         decided.append(([message], decision))
         if position == len(messages):
             break
-        replies = dict(state.replies_sent)
-        for reply in decision.replies:
-            replies[reply.rule] = moment
-        conversation = state.conversation_started_at
-        if decision.replies and conversation is None:
-            conversation = moment  # our send will start one
-        state = dataclasses.replace(
-            state,
-            last_message_at=datetime.fromtimestamp(message.timestamp, UTC),
-            conversation_started_at=conversation,
-            replies_sent=replies,
-        )
+        state = state.after(decision, moment, datetime.fromtimestamp(message.timestamp, UTC))
     return decided
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.rules.commands import run_check
-from bot.rules.schema import rulebook_schema_text
+from bot.cli.check import run_check
+from bot.core.schema import rulebook_schema_text
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine import ClientState, Decision, decide, decide_burst
-from bot.inbound import InboundMessage
-from bot.rules import RuleSet, load_rules
+from bot.core import RuleSet, load_rules
+from bot.core.engine import decide, decide_burst
+from bot.core.values import ClientState, Decision, InboundMessage
 
 SHOP = """\
 timezone: Asia/Jerusalem

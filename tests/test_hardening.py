@@ -14,9 +14,9 @@ import pytest
 
 from bot import service as service_module
 from bot import webhook as webhook_module
+from bot.core import load_rules
 from bot.errors import RuleError
 from bot.metrics import REGISTRY
-from bot.rules import load_rules
 from tests.conftest import ACCOUNT, TOKEN, Bot
 
 BotFactory = Callable[..., Awaitable[Bot]]

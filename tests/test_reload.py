@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import RuleError
-from bot.rules import RuleBook
+from bot.rulebook import RuleBook
 
 GOOD = """\
 contacts:
@@ -65,7 +65,7 @@ def test_reload_now_swaps_a_valid_edit(rules_file: Path, caplog: pytest.LogCaptu
     book = RuleBook(rules_file)
     first = book.load()
     rules_file.write_text(MORE, encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="bot.rules.watch"):
+    with caplog.at_level(logging.INFO, logger="bot.rulebook"):
         assert book.reload_now() is True
     assert book.current.rule_names == ("sales", "price")
     assert book.reloads == 1
@@ -87,7 +87,7 @@ def test_reload_now_keeps_the_last_good_rules_on_error(
     book = RuleBook(rules_file)
     first = book.load()
     rules_file.write_text(BROKEN, encoding="utf-8")
-    with caplog.at_level(logging.ERROR, logger="bot.rules.watch"):
+    with caplog.at_level(logging.ERROR, logger="bot.rulebook"):
         assert book.reload_now() is False
     assert book.current is first
     assert book.last_error is not None
@@ -99,7 +99,7 @@ def test_reload_now_keeps_the_last_good_rules_on_error(
 
 
 def test_describe_change_names_changed_and_removed_rules(rules_file: Path) -> None:
-    from bot.rules.watch import describe_change
+    from bot.rulebook import describe_change
 
     book = RuleBook(rules_file)
     rules_file.write_text(MORE, encoding="utf-8")
@@ -115,7 +115,7 @@ async def test_watch_swaps_a_valid_edit_within_a_second(
     watched: RuleBook, rules_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     old = watched.current.version
-    caplog.set_level(logging.INFO, logger="bot.rules.watch")
+    caplog.set_level(logging.INFO, logger="bot.rulebook")
     started = time.monotonic()
     rules_file.write_text(MORE, encoding="utf-8")
     await until(lambda: watched.reloads == 1)
@@ -130,7 +130,7 @@ async def test_watch_keeps_last_good_rules_on_an_invalid_edit(
     watched: RuleBook, rules_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = watched.current
-    caplog.set_level(logging.ERROR, logger="bot.rules.watch")
+    caplog.set_level(logging.ERROR, logger="bot.rulebook")
     rules_file.write_text(BROKEN, encoding="utf-8")
     await until(lambda: "unknown contact 'sale'" in caplog.text)
     assert watched.current is good
@@ -147,7 +147,7 @@ async def test_watch_keeps_last_good_rules_when_the_file_is_deleted(
     watched: RuleBook, rules_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = watched.current
-    caplog.set_level(logging.ERROR, logger="bot.rules.watch")
+    caplog.set_level(logging.ERROR, logger="bot.rulebook")
     rules_file.unlink()
     await until(lambda: "rules file not found" in caplog.text)
     assert watched.current is good

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core import Card, RuleSet, load_rules
+from bot.core.diagnostics import Diagnostics
+from bot.core.loader import parse_text
 from bot.errors import RuleError
-from bot.rules import Card, RuleSet, load_rules
-from bot.rules.diagnostics import Diagnostics
-from bot.rules.loader import parse_text
 
 CONTACTS = """\
 contacts:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rules import RuleSet, load_rules
+from bot.core import RuleSet, load_rules
 
 RULES = """\
 contacts:
@@ -174,7 +174,7 @@ def test_pattern_timeout_counts_as_no_match_and_is_logged(
         encoding="utf-8",
     )
     rules = load_rules(path)
-    with caplog.at_level(logging.WARNING, logger="bot.rules.matcher"):
+    with caplog.at_level(logging.WARNING, logger="bot.core.matcher"):
         assert rules.match("a" * 40 + "!").rule_match(0) is None
     assert "counted as no match" in caplog.text
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from bot.core.values import InboundMessage
 from bot.errors import StoreError
-from bot.inbound import InboundMessage
 from bot.store import ClientBatch, MessageOutcome, OutboxDraft, open_store
 from bot.store.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from bot.store.postgres import PostgresStore, to_numbered_placeholders

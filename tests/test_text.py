@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import ARABIC_PREFIXES, HEBREW_PREFIXES, normalize, prefix_stems, tokenize
+from bot.core.text import ARABIC_PREFIXES, HEBREW_PREFIXES, normalize, prefix_stems, tokenize
 
 
 def test_case_and_width_are_ignored() -> None:

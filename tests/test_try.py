@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.engine import ClientState
-from bot.rules import RuleSet, load_rules
-from bot.rules.commands import parse_at, run_try
-from bot.rules.tryout import try_messages
+from bot.cli.tryout import parse_at, run_try
+from bot.core import RuleSet, load_rules
+from bot.core.tryout import try_messages
+from bot.core.values import ClientState
 
 SHOP = """\
 timezone: Asia/Jerusalem

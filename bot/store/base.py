@@ -11,8 +11,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from bot.engine import ClientState
-from bot.inbound import InboundMessage
+from bot.core.values import ClientState, InboundMessage
 
 #: outbox states; the first two are "in flight" and never pruned
 IN_FLIGHT_STATES = ("pending", "sending")

@@ -15,9 +15,8 @@ from typing import Any
 
 import orjson
 
-from bot.engine import ClientState
+from bot.core.values import ClientState, InboundMessage
 from bot.errors import StoreError
-from bot.inbound import InboundMessage
 from bot.store.base import (
     FINAL_STATES,
     ClientBatch,

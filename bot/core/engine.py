@@ -6,52 +6,17 @@ engine is testable in microseconds and `rulebot try` shows exactly what the serv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING
 
-from bot.inbound import InboundMessage
-from bot.rules.conditions import CONVERSATION, Moment
-
-if TYPE_CHECKING:
-    from bot.rules import Card, RuleSet
+from bot.core.card import Card
+from bot.core.conditions import Moment
+from bot.core.ruleset import RuleSet
+from bot.core.values import CONVERSATION, ClientState, Decision, InboundMessage, Reply
 
 #: the rule name `replies_sent` and `Reply.rule` use for the fallback
 FALLBACK_NAME = "fallback"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientState:
-    """What the store knows about one client at decision time (before the message decided)."""
-
-    client: str
-    #: when the client's previous message arrived (None: this is their first message ever)
-    last_message_at: datetime | None = None
-    #: when our current 24 h conversation with them started (first send after a gap), if any
-    conversation_started_at: datetime | None = None
-    #: rule name ("fallback" for the fallback) -> when we last sent that rule's card
-    replies_sent: Mapping[str, datetime] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One card to send, quoting one client message."""
-
-    rule: str  #: rule name, or "fallback"
-    card: Card
-    reply_to: str  #: the client's message id (`unique`) to quote
-    once_per: str | None = None  #: conversation | day | ever | None
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What to answer, or why nothing: `outcome` is a short code, `explanation` a sentence."""
-
-    replies: tuple[Reply, ...]
-    #: reply | no_match | group | empty | conditions | already_sent
-    outcome: str
-    explanation: str
 
 
 def decide(message: InboundMessage, rules: RuleSet, client: ClientState, now: datetime) -> Decision:

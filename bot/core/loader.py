@@ -18,9 +18,9 @@ from pydantic import BaseModel, ValidationError
 from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.rules.diagnostics import Diagnostics, SourceMap
-from bot.rules.diagnostics import Path as NodePath
-from bot.rules.model import (
+from bot.core.diagnostics import Diagnostics, SourceMap
+from bot.core.diagnostics import Path as NodePath
+from bot.core.model import (
     ContactModel,
     FallbackModel,
     ReplyModel,

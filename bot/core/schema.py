@@ -2,7 +2,7 @@
 
 Editors with the YAML language server read it (`# yaml-language-server: $schema=...` at the
 top of a rule file) to complete keys and flag typos while the owner types. Regenerate with
-`python -m bot.rules.schema > rules/rulebook.schema.json`; a test keeps the two equal.
+`python -m bot.core.schema > rules/rulebook.schema.json`; a test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.rules.model import RulebookModel
+from bot.core.model import RulebookModel
 
 
 def rulebook_schema() -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.rules.compile import compile_rulebook
-from bot.rules.diagnostics import Diagnostics
-from bot.rules.loader import parse_file, rule_files
-from bot.rules.ruleset import RuleSet
+from bot.core.compile import compile_rulebook
+from bot.core.diagnostics import Diagnostics
+from bot.core.loader import parse_file, rule_files
+from bot.core.ruleset import RuleSet
 
 
 def read_rules(

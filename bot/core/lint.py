@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.rules.diagnostics import Diagnostic, Diagnostics, SourceMap
-from bot.rules.loader import display_name
-from bot.rules.matcher import key_of
-from bot.rules.reading import read_rules
-from bot.rules.ruleset import CompiledRule, RuleSet
+from bot.core.diagnostics import Diagnostic, Diagnostics, SourceMap
+from bot.core.loader import display_name
+from bot.core.matcher import key_of
+from bot.core.reading import read_rules
+from bot.core.ruleset import CompiledRule, RuleSet
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import watchfiles
 
+from bot.core.reading import load_rules
+from bot.core.ruleset import RuleSet
 from bot.errors import RuleError
-from bot.rules.reading import load_rules
-from bot.rules.ruleset import RuleSet
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import regex
 
-from bot.rules.card import Card, international_digits
-from bot.rules.conditions import (
+from bot.core.card import Card, international_digits
+from bot.core.conditions import (
     AllOf,
     BusinessHours,
     Condition,
@@ -30,12 +30,12 @@ from bot.rules.conditions import (
     parse_days,
     parse_time_range,
 )
-from bot.rules.diagnostics import Diagnostics, SourceMap
-from bot.rules.diagnostics import Path as NodePath
-from bot.rules.loader import ParsedFile
-from bot.rules.matcher import RuleWords, fuzzy_phrases, key_of
-from bot.rules.model import RuleModel, WhenModel
-from bot.rules.ruleset import (
+from bot.core.diagnostics import Diagnostics, SourceMap
+from bot.core.diagnostics import Path as NodePath
+from bot.core.loader import ParsedFile
+from bot.core.matcher import RuleWords, fuzzy_phrases, key_of
+from bot.core.model import RuleModel, WhenModel
+from bot.core.ruleset import (
     DEFAULT_MAX_WAIT_S,
     FALLBACK,
     CompiledFallback,
@@ -448,7 +448,7 @@ def _fallback(
     if "fallback" not in settings:
         return None
     model, source = settings["fallback"]
-    from bot.rules.model import FallbackModel
+    from bot.core.model import FallbackModel
 
     assert isinstance(model, FallbackModel)
     path: NodePath = ("fallback",)

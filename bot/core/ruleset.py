@@ -11,11 +11,11 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from bot.rules.card import Card
-from bot.rules.conditions import Condition
-from bot.rules.diagnostics import Path as NodePath
-from bot.rules.diagnostics import SourceMap
-from bot.rules.matcher import KeywordIndex, MessageMatch, RuleWords
+from bot.core.card import Card
+from bot.core.conditions import Condition
+from bot.core.diagnostics import Path as NodePath
+from bot.core.diagnostics import SourceMap
+from bot.core.matcher import KeywordIndex, MessageMatch, RuleWords
 
 FALLBACK = "fallback"
 DEFAULT_MAX_WAIT_S = 15.0

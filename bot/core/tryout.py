@@ -9,15 +9,15 @@ and `.text()` renders it for a terminal.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from bot.engine import ClientState, Decision, decide_burst
-from bot.inbound import InboundMessage
-from bot.rules.conditions import CONVERSATION
-from bot.rules.ruleset import RuleSet
-from bot.text import normalize
+from bot.core.engine import decide_burst
+from bot.core.ruleset import RuleSet
+from bot.core.text import normalize
+from bot.core.values import ClientState, Decision, InboundMessage
 
 #: the seconds between messages when none is given: inside any sensible burst window
 DEFAULT_GAP_S = 1.0
@@ -150,7 +150,7 @@ def try_messages(
         decision = decide_burst(group, ruleset, state, decided_at)
         tried = tuple(_tried(ruleset, m, at.tzinfo) for m in group)
         bursts.append(TriedBurst(tried, state, decided_at, decision))
-        state = _after(state, decision, decided_at)
+        state = state.after(decision, decided_at)
     return TryResult(ruleset, tuple(bursts))
 
 
@@ -186,18 +186,6 @@ def _tried(ruleset: RuleSet, message: InboundMessage, tz: Any) -> TriedMessage:
     )
 
 
-def _after(state: ClientState, decision: Decision, now: datetime) -> ClientState:
-    """The client's state once this burst is answered."""
-    sent = dict(state.replies_sent)
-    started = state.conversation_started_at
-    if decision.replies:
-        if started is None or now - started >= CONVERSATION:
-            started = now
-        for reply in decision.replies:
-            sent[reply.rule] = now
-    return replace(state, last_message_at=now, conversation_started_at=started, replies_sent=sent)
-
-
 def _client_text(client: ClientState, rules: RuleSet) -> str:
     if client.last_message_at is None:
         return "first message ever"
@@ -210,3 +198,14 @@ def _client_text(client: ClientState, rules: RuleSet) -> str:
         )
         parts.append(f"already sent: {sent}")
     return "; ".join(parts)
+
+
+def parse_at(text: str, tz: ZoneInfo) -> datetime:
+    """'2026-11-27 20:15' read in the rules' timezone (an explicit offset wins) -> aware UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("T", " "))
+    except ValueError:
+        raise ValueError(f"--at '{text}' is not a date and time like '2026-11-27 20:15'") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)

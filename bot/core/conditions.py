@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, datetime
 
-if TYPE_CHECKING:
-    from bot.engine import ClientState
+from bot.core.values import CONVERSATION, ClientState
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -28,7 +26,6 @@ _DAY_ALIASES = {
 }
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 _RANGE_SPLIT = re.compile(r"\s*[-–]\s*(?=\d)")
-CONVERSATION = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import ahocorasick
 import regex
 from rapidfuzz import fuzz, process
 
-from bot.text import MIN_STEM, PREFIXES, prefix_stems, tokenize
+from bot.core.text import MIN_STEM, PREFIXES, prefix_stems, tokenize
 
 log = logging.getLogger(__name__)
 
