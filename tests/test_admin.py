@@ -10,7 +10,8 @@ import pytest
 from pydantic import SecretStr
 from yarl import URL
 
-from bot.admin import COOKIE, mask_client, session_value
+from bot.admin.pages import mask_client
+from bot.admin.signin import COOKIE, session_value
 from bot.sandbox import FaultPlan
 from bot.store import reports
 from tests.conftest import TOKEN, Bot, RunningSandbox, make_config

@@ -1,26 +1,22 @@
-"""The /admin dashboard: server-rendered pages a shop owner reads without training.
+"""The dashboard's pages and routes: today at a glance, the week's chart, rules and their hits,
+recent messages, rule file status, and a playground that runs the same code as `rulebot try`.
 
-Off unless `admin_token` is set. Sign-in is by that token (its own, never the webhook's): typed
-into the sign-in form, or once as `?token=` (then swapped for a cookie and removed from the
-URL). The cookie holds a value derived from the token, not the token itself. Pages: today at a
-glance, messages and replies per hour over 7 days (inline SVG, no scripts), rules and their
-hits, recent messages, rule file status, and a playground that runs the same code as
-`rulebot try`.
+Every page is rendered from `bot/templates/` (shipped as package data), has no scripts, and
+goes out with the security headers below.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
+from bot.admin.chart import build_chart
+from bot.admin.signin import SignIn
 from bot.config import Config
 from bot.core import RuleSet
 from bot.core.tryout import parse_at, try_messages
@@ -29,12 +25,6 @@ from bot.rulebook import RuleBook
 from bot.status import PLAIN_WORDS, start_of_day
 from bot.store import Store, reports
 
-COOKIE = "rulebot_admin"
-_SESSION_LABEL = b"rulebot admin session v1"
-_COOKIE_MAX_AGE_S = 12 * 3600
-#: wrong admin tokens one address may try in SIGN_IN_WINDOW_S before it is refused for a while
-SIGN_IN_ATTEMPTS = 5
-SIGN_IN_WINDOW_S = 15 * 60
 #: a playground run is capped: it is a page, not a batch tool
 _PLAYGROUND_MAX_MESSAGES = 10
 _PLAYGROUND_MAX_CHARS = 2000
@@ -78,105 +68,8 @@ def mask_client(address: str) -> str:
     return "…" + digits[-4:]
 
 
-def session_value(admin_token: str) -> str:
-    """The cookie's value: derived from the admin token, so the cookie never carries it."""
-    return hmac.new(admin_token.encode(), _SESSION_LABEL, hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """One hour of the chart, in SVG coordinates."""
-
-    x: float
-    y: float
-    height: float
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    """Messages (bars) and replies (a line) per hour, laid out for an inline SVG."""
-
-    width: int
-    height: int
-    bars: list[Bar]
-    replies_path: str
-    labels: list[tuple[float, str]]  #: (x, day name) at each local midnight
-    peak: int
-    messages: int
-    replies: int
-
-
-_CHART_W, _CHART_H, _BAR_W = 840, 180, 5.0
-
-
-def build_chart(hours: list[reports.HourCount], tz: Any) -> Chart:
-    """Lay out the hourly counts: one 5-px column per hour, scaled to the busiest hour."""
-    peak = max([1, *(h.messages for h in hours), *(h.replies for h in hours)])
-    scale = (_CHART_H - 20) / peak
-    bars: list[Bar] = []
-    points: list[str] = []
-    labels: list[tuple[float, str]] = []
-    for i, hour in enumerate(hours):
-        x = i * _BAR_W
-        local = datetime.fromtimestamp(hour.start, tz)
-        height = hour.messages * scale
-        title = f"{local:%a %H:00}: {hour.messages} messages, {hour.replies} cards sent"
-        bars.append(Bar(x, _CHART_H - height, height, title))
-        points.append(f"{x + _BAR_W / 2:.1f},{_CHART_H - hour.replies * scale:.1f}")
-        if local.hour == 0:
-            labels.append((x, f"{local:%a %d}"))
-    path = "M" + " L".join(points) if points else ""
-    return Chart(
-        width=int(len(hours) * _BAR_W),
-        height=_CHART_H,
-        bars=bars,
-        replies_path=path,
-        labels=labels,
-        peak=peak,
-        messages=sum(h.messages for h in hours),
-        replies=sum(h.replies for h in hours),
-    )
-
-
-class SignInThrottle:
-    """Refuses an address that got the admin token wrong too often (guessing the token)."""
-
-    def __init__(
-        self,
-        *,
-        attempts: int = SIGN_IN_ATTEMPTS,
-        window_s: float = SIGN_IN_WINDOW_S,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._attempts = attempts
-        self._window_s = window_s
-        self._clock = clock
-        self._failures: dict[str, list[float]] = {}
-
-    def wait_s(self, address: str) -> float:
-        """Seconds this address must wait before trying again (0: it may try now)."""
-        recent = self._recent(address)
-        if len(recent) < self._attempts:
-            return 0.0
-        return max(0.0, recent[0] + self._window_s - self._clock())
-
-    def failed(self, address: str) -> None:
-        """Note a wrong token from this address."""
-        self._failures[address] = [*self._recent(address), self._clock()][-self._attempts :]
-
-    def _recent(self, address: str) -> list[float]:
-        since = self._clock() - self._window_s
-        recent = [at for at in self._failures.get(address, ()) if at > since]
-        if recent:
-            self._failures[address] = recent
-        else:
-            self._failures.pop(address, None)
-        return recent
-
-
 class AdminPages:
-    """The dashboard's handlers."""
+    """The dashboard's handlers: sign-in and sign-out, and the pages behind them."""
 
     def __init__(
         self,
@@ -187,48 +80,19 @@ class AdminPages:
         clock: Callable[[], float] = time.time,
     ) -> None:
         assert config.admin_token is not None
-        self._token = config.admin_token.get_secret_value().encode()
-        self._session = session_value(config.admin_token.get_secret_value()).encode()
+        self._sign_in = SignIn(config.admin_token.get_secret_value(), clock=clock)
         self._store = store
         self._rulebook = rulebook
         self._clock = clock
-        self._throttle = SignInThrottle(clock=clock)
 
-    # -- authentication ---------------------------------------------------------------------
-
-    def _signed_in(self, request: web.Request) -> bool:
-        cookie = request.cookies.get(COOKIE, "")
-        return hmac.compare_digest(cookie.encode(), self._session)
+    # -- signing in -------------------------------------------------------------------------
 
     def _check_token(self, request: web.Request, given: object) -> web.Response | None:
-        """None when the token is right; else the page to answer (401, or 429 when guessing)."""
-        address = request.remote or "?"
-        wait = self._throttle.wait_s(address)
-        if wait > 0:
-            minutes = max(1, round(wait / 60))
-            return self._login_page(
-                f"Too many wrong tokens from this address: try again in {minutes} min.",
-                status=429,
-            )
-        if (
-            isinstance(given, str)
-            and self._token
-            and hmac.compare_digest(given.encode(), self._token)
-        ):
+        """None when the token is right; else the sign-in form with the refusal."""
+        refused = self._sign_in.check_token(request, given)
+        if refused is None:
             return None
-        self._throttle.failed(address)
-        return self._login_page("That token is not right.", status=401)
-
-    def _start_session(self, response: web.StreamResponse, request: web.Request) -> None:
-        response.set_cookie(
-            COOKIE,
-            self._session.decode(),
-            path="/admin",
-            httponly=True,
-            samesite="Strict",
-            secure=request.secure,
-            max_age=_COOKIE_MAX_AGE_S,
-        )
+        return self._login_page(refused.message, status=refused.status)
 
     def guarded(
         self, page: Callable[[web.Request], Awaitable[web.Response]]
@@ -246,9 +110,9 @@ class AdminPages:
                 query = {k: v for k, v in request.query.items() if k != "token"}
                 clean = request.rel_url.with_query(query)
                 response = _see_other(str(clean))
-                self._start_session(response, request)
+                self._sign_in.start_session(response, request)
                 return _secure(response)
-            if not self._signed_in(request):
+            if not self._sign_in.signed_in(request):
                 return self._login_page(None, status=401)
             return _secure(await page(request))
 
@@ -256,7 +120,7 @@ class AdminPages:
 
     async def login_form(self, request: web.Request) -> web.StreamResponse:
         """GET /admin/login."""
-        if self._signed_in(request):
+        if self._sign_in.signed_in(request):
             return _secure(_see_other("/admin"))
         return self._login_page(None, status=200)
 
@@ -267,13 +131,13 @@ class AdminPages:
         if refused is not None:
             return refused
         response = _see_other("/admin")
-        self._start_session(response, request)
+        self._sign_in.start_session(response, request)
         return _secure(response)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         """POST /admin/logout."""
         response = _see_other("/admin/login")
-        response.del_cookie(COOKIE, path="/admin")
+        self._sign_in.end_session(response)
         return _secure(response)
 
     def _login_page(self, error: str | None, *, status: int) -> web.Response:
