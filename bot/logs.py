@@ -55,6 +55,16 @@ def mask_phone_numbers(text: str) -> str:
     return _PHONE.sub(_mask_match, text)
 
 
+def mask_number(number: str) -> str:
+    """One number for a log line, its middle hidden: 972501234567 -> 9725****4567.
+
+    A number too short to keep four digits at each end and still hide some is all stars.
+    """
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
 def _mask_match(match: regex.Match[str]) -> str:
     number = match.group(0)
     digits = [i for i, ch in enumerate(number) if ch.isdigit()]
