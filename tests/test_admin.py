@@ -141,7 +141,7 @@ async def test_dashboard_shows_today_rules_and_recent_messages_with_masked_clien
     assert '<div class="n" id="unanswered">1</div>' in html
     assert "no rule matched" in html
     assert "hi, who handles sales?" in html
-    assert "…4567" in html
+    assert "9725****4567" in html
     assert CLIENT not in html
     assert "<svg" in html and 'class="bar"' in html
     assert admin_bot.service.rulebook.current.version in html
@@ -208,8 +208,12 @@ def test_hour_buckets_floor_on_postgresql_and_truncate_on_sqlite() -> None:
     assert reports.hour_bucket("t", "postgresql") == "CAST(FLOOR(t / 3600) AS BIGINT)"
 
 
-def test_client_numbers_show_only_their_last_four_digits() -> None:
-    assert mask_client("972541234567") == "…4567"
+def test_client_numbers_are_masked_as_the_logs_mask_them() -> None:
+    assert mask_client("972541234567") == "9725****4567"
+
+
+def test_hidden_number_ids_show_only_their_last_four_digits() -> None:
+    assert mask_client("IL.1605856887361213") == "…1213"
     assert mask_client("IL.123456789") == "…6789"
     assert mask_client("abc") == "client"
 

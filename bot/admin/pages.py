@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.core import RuleSet
 from bot.core.tryout import parse_at, try_messages
 from bot.errors import RuleError
+from bot.logs import mask_number
 from bot.rulebook import RuleBook
 from bot.status import PLAIN_WORDS, start_of_day
 from bot.store import Store, reports
@@ -61,7 +62,10 @@ _templates = jinja2.Environment(
 
 
 def mask_client(address: str) -> str:
-    """A client's number for the screen: only the last 4 digits (…4567)."""
+    """A client for the screen: a number as the logs show it (9725****4567); a hidden-number
+    id such as IL.1605856887361213 by its last 4 digits only (…1213)."""
+    if address.isdigit():
+        return mask_number(address)
     digits = "".join(ch for ch in address if ch.isdigit())
     if len(digits) < 6:
         return "client"
