@@ -6,6 +6,8 @@ asyncpg, PyYAML) are translated where they occur so callers only ever see these.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class RulebotError(Exception):
     """Base class of every error rulebot raises on purpose."""
@@ -53,13 +55,30 @@ class StoreError(RulebotError):
     """The store (SQLite or PostgreSQL) failed or holds data it cannot read."""
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayResponse:
+    """The gateway's answer as it came: kept on the error for diagnosis."""
+
+    status: int  #: HTTP status
+    body: str  #: the body as text (undecodable bytes replaced)
+
+
 class GatewayError(RulebotError):
-    """Send Contact did not succeed. `retryable` says whether trying again can help."""
+    """Send Contact did not succeed. `retryable` says whether trying again can help.
+
+    `response` is the gateway's raw answer (None when none came: network error, timeout)."""
 
     retryable: bool = False
     #: short machine name used in the outbox and in metrics, e.g. "window_expired"
     code: str = "gateway_error"
 
-    def __init__(self, message: str, *, reason: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: int | None = None,
+        response: GatewayResponse | None = None,
+    ) -> None:
         self.reason = reason
+        self.response = response
         super().__init__(message)

@@ -1,70 +1,25 @@
 """Outbound client for the provider's Send Contact call, and its reason codes.
 
-The provider answers HTTP 200 with `status: OK | FAIL` and a numeric `reason`. One table maps
-each reason to an error class that says what the user must do and whether a retry can help:
-the outbox asks `err.retryable`, never compares codes.
+The provider answers HTTP 200 with `status: OK | FAIL` and a numeric `reason`. One table,
+REASONS, maps each reason to its error class, whether a retry can help, and what the user must
+do: the outbox asks `err.retryable`, never compares codes. Every error keeps the gateway's raw
+answer (`err.response`: HTTP status and body text) when there was one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import aiohttp
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.errors import GatewayError
+from bot.errors import GatewayError, GatewayResponse
 
-
-class AccountUnknown(GatewayError):
-    """Reason 2: the gateway does not know our `from` account (or could not read the JSON)."""
-
-    code = "account_unknown"
-
-
-class WrongApiKey(GatewayError):
-    """Reason 3: the API key is wrong."""
-
-    code = "wrong_api_key"
-
-
-class BadRecipient(GatewayError):
-    """Reason 4: `to` is empty or malformed (or a group, which cannot receive contacts)."""
-
-    code = "bad_recipient"
-
-
-class EmptyField(GatewayError):
-    """Reason 5: a mandatory field was empty."""
-
-    code = "empty_field"
-
-
-class WhatsAppTemporaryError(GatewayError):
-    """Reason 6: WhatsApp failed on the provider's side; trying again can help."""
-
-    retryable = True
-    code = "whatsapp_error"
-
-
-class WindowExpired(GatewayError):
-    """Reason 7: over 24 h since the client's last message; only a template may be sent."""
-
-    code = "window_expired"
-
-
-class FirstContact(GatewayError):
-    """Reason 8: first message to this number; only a template may be sent."""
-
-    code = "first_contact"
-
-
-class UnknownReason(GatewayError):
-    """A FAIL reason the provider has not documented: treated as permanent, kept verbatim."""
-
-    code = "unknown_reason"
+# -- answers without a reason: the request failed, or the answer is not the documented JSON --
 
 
 class GatewayUnavailable(GatewayError):
@@ -87,29 +42,92 @@ class GatewayProtocolError(GatewayError):
     code = "bad_response"
 
 
-_REASONS: Mapping[int, tuple[type[GatewayError], str]] = {
-    2: (
-        AccountUnknown,
-        "the gateway does not know account {account}: check `account` in the config",
-    ),
-    3: (WrongApiKey, "the gateway refused the API key: check gateway.api_key (RULEBOT_API_KEY)"),
-    4: (BadRecipient, "the gateway refused the recipient {to}: not a valid private number"),
-    5: (EmptyField, "the gateway says a mandatory field was empty (contact name or phone)"),
-    6: (WhatsAppTemporaryError, "WhatsApp failed on the gateway's side; will try again"),
-    7: (
-        WindowExpired,
-        "more than 24 h since {to} last wrote: only a template message may be sent now",
-    ),
-    8: (FirstContact, "{to} never wrote to us: the first message must be a template"),
-}
+# -- `status: FAIL` with a reason: what each means, its code and retryable are in REASONS -----
 
 
-def error_for_reason(reason: int, *, account: str, to: str) -> GatewayError:
+class ReasonError(GatewayError):
+    """The gateway refused the send with a numeric `reason` (REASONS says which class)."""
+
+
+class AccountUnknown(ReasonError):
+    """Reason 2: the gateway does not know our `from` account (or could not read the JSON)."""
+
+
+class WrongApiKey(ReasonError):
+    """Reason 3: the API key is wrong."""
+
+
+class BadRecipient(ReasonError):
+    """Reason 4: `to` is empty or malformed (or a group, which cannot receive contacts)."""
+
+
+class EmptyField(ReasonError):
+    """Reason 5: a mandatory field was empty."""
+
+
+class WhatsAppTemporaryError(ReasonError):
+    """Reason 6: WhatsApp failed on the provider's side; trying again can help."""
+
+
+class WindowExpired(ReasonError):
+    """Reason 7: over 24 h since the client's last message; only a template may be sent."""
+
+
+class FirstContact(ReasonError):
+    """Reason 8: first message to this number; only a template may be sent."""
+
+
+class UnknownReason(ReasonError):
+    """A FAIL reason the provider has not documented: treated as permanent, kept verbatim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One FAIL reason: the error raised, its machine name, whether a retry can help, and what
+    it means in plain words (may name {account}, {to} and {reason})."""
+
+    error: type[ReasonError]
+    code: str
+    retryable: bool
+    explanation: str
+
+
+# fmt: off
+#: the provider's documented FAIL reasons (1 is OK)
+REASONS: Final[Mapping[int, Reason]] = MappingProxyType({
+    2: Reason(AccountUnknown, "account_unknown", False,
+              "the gateway does not know account {account}: check `account` in the config"),
+    3: Reason(WrongApiKey, "wrong_api_key", False,
+              "the gateway refused the API key: check gateway.api_key (RULEBOT_API_KEY)"),
+    4: Reason(BadRecipient, "bad_recipient", False,
+              "the gateway refused the recipient {to}: not a valid private number"),
+    5: Reason(EmptyField, "empty_field", False,
+              "the gateway says a mandatory field was empty (contact name or phone)"),
+    6: Reason(WhatsAppTemporaryError, "whatsapp_error", True,
+              "WhatsApp failed on the gateway's side; will try again"),
+    7: Reason(WindowExpired, "window_expired", False,
+              "more than 24 h since {to} last wrote: only a template message may be sent now"),
+    8: Reason(FirstContact, "first_contact", False,
+              "{to} never wrote to us: the first message must be a template"),
+})
+#: any other reason (or none): permanent, so an unknown refusal is never retried forever
+UNDOCUMENTED: Final = Reason(UnknownReason, "unknown_reason", False,
+                             "the gateway refused the send with undocumented reason {reason}")
+# fmt: on
+
+# The table is the one place that says what a reason is: each class takes its code and
+# retryable from its row.
+for _row in (*REASONS.values(), UNDOCUMENTED):
+    _row.error.code, _row.error.retryable = _row.code, _row.retryable
+
+
+def error_for_reason(
+    reason: int, *, account: str, to: str, response: GatewayResponse | None = None
+) -> ReasonError:
     """The error for a FAIL `reason` code, with a message that says what to do."""
-    cls, text = _REASONS.get(
-        reason, (UnknownReason, "the gateway refused the send with undocumented reason {reason}")
-    )
-    return cls(text.format(account=account, to=to, reason=reason), reason=reason)
+    row = REASONS.get(reason, UNDOCUMENTED)
+    message = row.explanation.format(account=account, to=to, reason=reason)
+    return row.error(message, reason=reason, response=response)
 
 
 class SendContactResponse(BaseModel):
@@ -200,19 +218,36 @@ class GatewayClient:
             # The exception text may include the URL but never the body (where the key is).
             raise GatewayUnavailable(f"cannot reach the gateway: {type(exc).__name__}") from None
         if status == 429 or status >= 500:
-            raise GatewayUnavailable(f"the gateway answered HTTP {status}")
+            raise GatewayUnavailable(
+                f"the gateway answered HTTP {status}", response=_as_received(status, raw)
+            )
         if status >= 400:
-            raise GatewayRejected(f"the gateway answered HTTP {status}: check gateway.url")
-        return self._read_response(raw, to)
+            raise GatewayRejected(
+                f"the gateway answered HTTP {status}: check gateway.url",
+                response=_as_received(status, raw),
+            )
+        return self._read_response(status, raw, to)
 
-    def _read_response(self, raw: bytes, to: str) -> SentContact:
+    def _read_response(self, status: int, raw: bytes, to: str) -> SentContact:
         try:
             parsed = SendContactResponse.model_validate(orjson.loads(raw))
         except (orjson.JSONDecodeError, ValidationError):
-            raise GatewayProtocolError("the gateway's answer is not its documented JSON") from None
+            raise GatewayProtocolError(
+                "the gateway's answer is not its documented JSON",
+                response=_as_received(status, raw),
+            ) from None
         if parsed.status.upper() == "OK":
             if not parsed.unique:
-                raise GatewayProtocolError("the gateway said OK without a message id")
+                raise GatewayProtocolError(
+                    "the gateway said OK without a message id", response=_as_received(status, raw)
+                )
             return SentContact(unique=parsed.unique, template_time_left_min=parsed.templateTimeLeft)
         return_reason = parsed.reason if parsed.reason is not None else 0
-        raise error_for_reason(return_reason, account=self._account, to=to)
+        raise error_for_reason(
+            return_reason, account=self._account, to=to, response=_as_received(status, raw)
+        )
+
+
+def _as_received(status: int, raw: bytes) -> GatewayResponse:
+    """The answer as kept on an error (decoded only when an error is raised)."""
+    return GatewayResponse(status=status, body=raw.decode("utf-8", errors="replace"))

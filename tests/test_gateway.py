@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 
 from bot.errors import GatewayError
 from bot.gateway import (
+    REASONS,
     AccountUnknown,
     BadRecipient,
     EmptyField,
@@ -19,13 +22,14 @@ from bot.gateway import (
     GatewayProtocolError,
     GatewayRejected,
     GatewayUnavailable,
+    ReasonError,
     UnknownReason,
     WhatsAppTemporaryError,
     WindowExpired,
     WrongApiKey,
     error_for_reason,
 )
-from bot.sandbox import FaultPlan
+from bot.sandbox import FaultPlan, SandboxGateway
 from tests.conftest import ACCOUNT, API_KEY, RunningSandbox
 
 CLIENT = "972541234567"
@@ -122,6 +126,28 @@ async def test_temporary_failures_are_retryable(
     assert error.retryable
 
 
+@pytest.mark.parametrize(
+    ("kind", "status", "body"),
+    [("http500", 500, "Internal Server Error"), ("http429", 429, "Too Many Requests")],
+)
+async def test_http_failures_keep_the_raw_answer(
+    client: GatewayClient, sandbox: RunningSandbox, kind: str, status: int, body: str
+) -> None:
+    sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=(kind,))
+    error = await send_expecting(client)
+    assert error.response is not None
+    assert (error.response.status, error.response.body) == (status, body)
+
+
+async def test_a_timeout_has_no_answer_to_keep(
+    client: GatewayClient, sandbox: RunningSandbox
+) -> None:
+    sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=("timeout",), delay_s=2.0)
+    error = await send_expecting(client)
+    assert isinstance(error, GatewayUnavailable)
+    assert error.response is None
+
+
 def test_undocumented_reason_is_permanent_and_kept() -> None:
     error = error_for_reason(42, account=ACCOUNT, to=CLIENT)
     assert isinstance(error, UnknownReason)
@@ -139,6 +165,7 @@ async def test_unreachable_gateway_is_retryable() -> None:
         error = await send_expecting(nowhere)
     assert isinstance(error, GatewayUnavailable)
     assert API_KEY not in str(error)
+    assert error.response is None
 
 
 async def serve(handler: web.Handler) -> tuple[web.AppRunner, str]:
@@ -170,5 +197,93 @@ async def test_answers_that_are_not_the_documented_json(
         async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as odd:
             error = await send_expecting(odd)
         assert type(error) is expected
+        assert error.response is not None
+        assert (error.response.status, error.response.body) == (status, text)
+    finally:
+        await runner.cleanup()
+
+
+# -- the reason table, against the sandbox ----------------------------------------------------
+
+
+def _window_closed(gateway: SandboxGateway) -> None:
+    gateway.state.clients[CLIENT].last_message_at = time.time() - 24 * 3600 - 1
+
+
+def _whatsapp_fails(gateway: SandboxGateway) -> None:
+    gateway.faults = FaultPlan(rate=1.0, kinds=("reason6",))
+
+
+def _as_is(gateway: SandboxGateway) -> None:
+    pass
+
+
+#: every documented reason: how the sandbox is made to answer it (a change to the sandbox, what
+#: to send differently from `client`'s usual send), the class, and whether a retry can help
+SANDBOX_REASONS: list[
+    tuple[int, Callable[[SandboxGateway], None], dict[str, str], type[GatewayError], bool]
+] = [
+    (2, _as_is, {"account": "972599999999"}, AccountUnknown, False),
+    (3, _as_is, {"api_key": "not-the-key-42"}, WrongApiKey, False),
+    (4, _as_is, {"to": "1203630412@g.us"}, BadRecipient, False),
+    (5, _as_is, {"contact_name": " "}, EmptyField, False),
+    (6, _whatsapp_fails, {}, WhatsAppTemporaryError, True),
+    (7, _window_closed, {}, WindowExpired, False),
+    (8, _as_is, {"to": "972549999999"}, FirstContact, False),
+]
+
+
+def test_every_documented_reason_is_in_the_sandbox_table() -> None:
+    assert [row[0] for row in SANDBOX_REASONS] == sorted(REASONS)
+
+
+@pytest.mark.parametrize(
+    ("reason", "arrange", "send", "expected", "retryable"),
+    SANDBOX_REASONS,
+    ids=[f"reason{row[0]}-{row[3].__name__}" for row in SANDBOX_REASONS],
+)
+async def test_each_reason_raises_its_class_with_its_retryable_and_the_raw_answer(
+    client: GatewayClient,
+    sandbox: RunningSandbox,
+    reason: int,
+    arrange: Callable[[SandboxGateway], None],
+    send: dict[str, str],
+    expected: type[GatewayError],
+    retryable: bool,
+) -> None:
+    arrange(sandbox.gateway)
+    async with GatewayClient(
+        url=sandbox.send_contact_url,
+        api_key=send.get("api_key", API_KEY),
+        account=send.get("account", ACCOUNT),
+        timeout_s=1,
+    ) as gateway:
+        card = {key: send.get(key, value) for key, value in CARD.items()}
+        error = await send_expecting(gateway, to=send.get("to", CLIENT), **card)
+    assert type(error) is expected
+    assert isinstance(error, ReasonError)
+    assert (error.reason, error.retryable, error.code) == (reason, retryable, REASONS[reason].code)
+    assert error.response is not None
+    assert error.response.status == 200
+    assert orjson.loads(error.response.body) == {"status": "FAIL", "reason": reason}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"), [({"status": "FAIL", "reason": 42}, 42), ({"status": "FAIL"}, 0)]
+)
+async def test_an_undocumented_or_missing_reason_is_permanent_with_the_raw_answer(
+    body: dict[str, Any], reason: int
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    runner, url = await serve(handler)
+    try:
+        async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as odd:
+            error = await send_expecting(odd)
+        assert type(error) is UnknownReason
+        assert (error.reason, error.retryable) == (reason, False)
+        assert error.response is not None
+        assert orjson.loads(error.response.body) == body
     finally:
         await runner.cleanup()
