@@ -2,7 +2,7 @@
 
 The provider counts a delivery as failed unless we answer 200 within 5 s, so the request only
 validates and writes the message to the inbox (one durable, group-committed write); deciding and
-sending happen in the worker, after the answer.
+sending happen in the decider and the sender, after the answer.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.core.values import InboundMessage
 from bot.errors import InboundError, StoreError
 from bot.inbound import IgnoredEvent, OutgoingEcho, StatusUpdate, parse_webhook
+from bot.inbox_rows import inbox_row
 from bot.metrics import WEBHOOKS
 from bot.store import Store
 
@@ -121,7 +122,7 @@ class WebhookHandler:
 
     async def _store_event(self, event: Any, now: float) -> web.Response:
         if isinstance(event, InboundMessage):
-            fresh = await self._store.add_inbound(event, now)
+            fresh = await self._store.add_inbound(inbox_row(event), now)
             if not fresh:
                 log.info("duplicate webhook dropped", extra={"message_id": event.id})
                 return _answer("duplicate", id=event.id)

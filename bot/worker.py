@@ -24,10 +24,19 @@ from bot.core.engine import decide, decide_burst
 from bot.core.values import ClientState, Decision, InboundMessage, Reply
 from bot.errors import GatewayError, StoreError
 from bot.gateway import GatewayClient, WindowExpired
+from bot.inbox_rows import client_state, inbound_message
 from bot.metrics import DECISIONS, MATCHES, SEND_LATENCY, SENDS
 from bot.rulebook import RuleBook
-from bot.store import ClientBatch, ClientRecord, MessageOutcome, OutboxDraft, OutboxItem, Store
-from bot.store.base import OUTCOME_PAUSED, OUTCOME_RATE_LIMITED, DecidedBatch
+from bot.store import (
+    ClientBatch,
+    ClientRecord,
+    DecidedBatch,
+    MessageOutcome,
+    OutboxDraft,
+    OutboxItem,
+    Store,
+)
+from bot.store.rows import OUTCOME_PAUSED, OUTCOME_RATE_LIMITED
 
 log = logging.getLogger("rulebot.worker")
 
@@ -147,7 +156,7 @@ class Worker:
                 await asyncio.sleep(0)  # let waiting webhooks be answered between slices
             for batch in batches[start : start + _DECIDE_SLICE]:
                 record = batch.record if batch.record is not None else asked[batch.client]
-                decided.append((batch, *self._decide(batch, record, rules, now)))
+                decided.append(self._decide(batch, record, rules, now))
         try:
             recorded = await self._store.finish_batches(decided, now)
         except StoreError as exc:
@@ -155,14 +164,16 @@ class Worker:
             # claims lapse; nothing is lost.
             log.error("could not record decisions: %s", exc)
             return
-        for (batch, outcomes, drafts), ok in zip(decided, recorded, strict=True):
+        for item, ok in zip(decided, recorded, strict=True):
             if not ok:
                 # Not recorded: whoever holds the client now decides (and counts) its messages.
-                log.warning("the claim on %s lapsed; another worker has it", _mask(batch.client))
+                log.warning(
+                    "the claim on %s lapsed; another worker has it", _mask(item.batch.client)
+                )
                 continue
-            for outcome in outcomes:
+            for outcome in item.outcomes:
                 DECISIONS.labels(outcome.outcome).inc()
-            for draft in drafts:
+            for draft in item.drafts:
                 MATCHES.labels(draft.rule).inc()
 
     async def _decide_loop(self, stop: asyncio.Event) -> None:
@@ -187,19 +198,26 @@ class Worker:
 
     def _decide(
         self, batch: ClientBatch, record: ClientRecord, rules: RuleSet, now: float
-    ) -> tuple[list[MessageOutcome], list[OutboxDraft]]:
+    ) -> DecidedBatch:
         """The engine's decisions for one client's messages, with our own limits applied."""
-        messages = [pending.message for pending in batch.messages]
+        messages = [inbound_message(pending) for pending in batch.messages]
+        # The gateway counts its 24 h from the message; a future stamp (clock skew) counts as
+        # its arrival.
+        last_message_at = max(
+            min(m.timestamp, p.received_at) for m, p in zip(messages, batch.messages, strict=True)
+        )
+        state = client_state(record)
         moment = datetime.fromtimestamp(now, UTC)
         try:
             if rules.burst_window_s > 0:
-                decisions = [(messages, decide_burst(messages, rules, record.state, moment))]
+                decisions = [(messages, decide_burst(messages, rules, state, moment))]
             else:
-                decisions = list(_one_by_one(messages, rules, record.state, moment))
+                decisions = list(_one_by_one(messages, rules, state, moment))
         except Exception as exc:  # a bug or a bad rule must not wedge the client's inbox
             log.exception("deciding client %s failed", _mask(batch.client))
             error = f"could not decide: {type(exc).__name__}"
-            return [MessageOutcome(m.id, "error", None, error) for m in messages], []
+            failed = [MessageOutcome(m.id, "error", None, error) for m in messages]
+            return DecidedBatch(batch, failed, (), last_message_at)
         outcomes: list[MessageOutcome] = []
         drafts: list[OutboxDraft] = []
         budget = self._config.delivery.max_replies_per_hour - record.replies_last_hour
@@ -251,7 +269,7 @@ class Worker:
                             contact=reply.card.gateway_fields(),
                         )
                     )
-        return outcomes, drafts
+        return DecidedBatch(batch, outcomes, drafts, last_message_at)
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -7,16 +7,24 @@ Times are explicit (`now=`), so every lease, window and retention case is exact.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from bot.core.values import InboundMessage
 from bot.errors import StoreError
-from bot.store import ClientBatch, MessageOutcome, OutboxDraft, open_store
+from bot.store import (
+    ClientBatch,
+    DecidedBatch,
+    InboxRow,
+    MessageOutcome,
+    OutboxDraft,
+    open_store,
+)
 from bot.store.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from bot.store.postgres import PostgresStore, to_numbered_placeholders
 from bot.store.sqlite import SqliteStore
@@ -56,22 +64,10 @@ async def pg_url() -> AsyncIterator[str]:
         yield url
 
 
-def message(
-    mid: str,
-    *,
-    client: str = CLIENT,
-    address: str | None = None,
-    text: str = "hello",
-    timestamp: float = T0,
-) -> InboundMessage:
-    return InboundMessage(
-        id=mid,
-        client=client,
-        address=address or client,
-        text=text,
-        type="text",
-        timestamp=timestamp,
-    )
+def message(mid: str, *, client: str = CLIENT, address: str | None = None) -> InboxRow:
+    """An inbox row; the store keeps its payload as opaque bytes."""
+    payload = orjson.dumps({"id": mid, "client": client, "text": "hello"})
+    return InboxRow(message_id=mid, client=client, address=address or client, payload=payload)
 
 
 def draft(client: str = CLIENT, rule: str = "sales", reply_to: str = "m1") -> OutboxDraft:
@@ -79,7 +75,21 @@ def draft(client: str = CLIENT, rule: str = "sales", reply_to: str = "m1") -> Ou
 
 
 def replied(batch: ClientBatch, rule: str = "sales") -> list[MessageOutcome]:
-    return [MessageOutcome(p.message.id, "reply", rule, "matched") for p in batch.messages]
+    return [MessageOutcome(p.message_id, "reply", rule, "matched") for p in batch.messages]
+
+
+async def finish(
+    store: AnyStore,
+    batch: ClientBatch,
+    outcomes: Sequence[MessageOutcome],
+    drafts: Sequence[OutboxDraft],
+    now: float,
+    last_message_at: float | None = None,
+) -> None:
+    """Record a batch's decisions; the client's last message time defaults to its latest arrival."""
+    if last_message_at is None:
+        last_message_at = max(p.received_at for p in batch.messages)
+    await store.finish_batch(DecidedBatch(batch, outcomes, drafts, last_message_at), now)
 
 
 async def claim(
@@ -109,7 +119,7 @@ async def queue_send(
     await store.add_inbound(message(f"m-{client}-{now}-{rule}", client=client), now)
     batches, _ = await claim(store, now)
     (batch,) = [b for b in batches if b.client == client]
-    await store.finish_batch(batch, replied(batch, rule), [draft(client, rule)], now)
+    await finish(store, batch, replied(batch, rule), [draft(client, rule)], now)
 
 
 async def send_once(store: AnyStore, now: float = T0, **kw: Any) -> int:
@@ -162,13 +172,13 @@ async def test_add_inbound_after_close_is_a_store_error(store_url: str) -> None:
 
 
 async def test_claim_returns_a_clients_messages_in_arrival_order(store: AnyStore) -> None:
-    await store.add_inbound(message("b", timestamp=T0), T0)
-    await store.add_inbound(message("a", timestamp=T0 + 1), T0 + 1)
+    await store.add_inbound(message("b"), T0)
+    await store.add_inbound(message("a"), T0 + 1)
     batches, next_due = await claim(store, T0 + 2, worker="w1")
     assert [b.client for b in batches] == [CLIENT]
-    assert [p.message.id for p in batches[0].messages] == ["b", "a"]
+    assert [p.message_id for p in batches[0].messages] == ["b", "a"]
     assert [p.received_at for p in batches[0].messages] == [T0, T0 + 1]
-    assert batches[0].messages[0].message == message("b", timestamp=T0)
+    assert batches[0].messages[0].payload == message("b").payload
     assert batches[0].claim.startswith("w1:")
     assert next_due is None
 
@@ -188,12 +198,12 @@ async def test_a_lapsed_client_claim_is_taken_over_and_the_old_claim_cannot_fini
     (new,), _ = await claim(store, T0 + 31, worker="w2")
     assert new.claim.startswith("w2:") and new.claim != old.claim
     with pytest.raises(StoreError, match="lapsed"):
-        await store.finish_batch(old, replied(old), [draft()], T0 + 32)
+        await finish(store, old, replied(old), [draft()], T0 + 32)
     # Nothing of the lapsed decision was written.
     assert (await store.query("SELECT state FROM inbox"))[0]["state"] == "pending"
     assert await store.query("SELECT id FROM outbox") == []
-    assert (await store.client_state(CLIENT, T0 + 32)).replies_sent == {}
-    await store.finish_batch(new, replied(new), [draft()], T0 + 32)
+    assert (await store.client_record(CLIENT, T0 + 32)).replies_sent == {}
+    await finish(store, new, replied(new), [draft()], T0 + 32)
     assert (await store.query("SELECT state FROM inbox"))[0]["state"] == "done"
 
 
@@ -203,7 +213,7 @@ async def test_a_burst_waits_for_its_window(store: AnyStore) -> None:
     await store.add_inbound(message("m2"), T0 + 3)
     assert await claim(store, T0 + 6, window_s=5, max_wait_s=30) == ([], T0 + 8)
     batches, _ = await claim(store, T0 + 8, window_s=5, max_wait_s=30)
-    assert [p.message.id for p in batches[0].messages] == ["m1", "m2"]
+    assert [p.message_id for p in batches[0].messages] == ["m1", "m2"]
 
 
 async def test_a_burst_that_keeps_going_is_cut_at_max_wait(store: AnyStore) -> None:
@@ -225,25 +235,25 @@ async def test_claim_respects_its_limit_and_says_more_are_due(store: AnyStore) -
 async def test_a_finished_client_is_claimed_again_for_its_next_message(store: AnyStore) -> None:
     await store.add_inbound(message("m1"), T0)
     (batch,), _ = await claim(store, T0)
-    await store.finish_batch(batch, replied(batch), [], T0)
+    await finish(store, batch, replied(batch), [], T0)
     assert await claim(store, T0 + 1) == ([], None)
     await store.add_inbound(message("m2"), T0 + 2)
     (again,), _ = await claim(store, T0 + 2)
-    assert [p.message.id for p in again.messages] == ["m2"]
+    assert [p.message_id for p in again.messages] == ["m2"]
 
 
 # -- finishing a batch and the client's record -------------------------------------------------
 
 
 async def test_finish_batch_records_outcomes_sends_and_once_per_marks(store: AnyStore) -> None:
-    await store.add_inbound(message("m1", timestamp=T0 - 2), T0)
-    await store.add_inbound(message("m2", timestamp=T0 + 100), T0 + 1)  # stamped in the future
+    await store.add_inbound(message("m1"), T0)
+    await store.add_inbound(message("m2"), T0 + 1)
     (batch,), _ = await claim(store, T0 + 1)
     outcomes = [
         MessageOutcome("m1", "reply", "sales", "matched 'price'"),
         MessageOutcome("m2", "in_burst", None, "answered together with its burst"),
     ]
-    await store.finish_batch(batch, outcomes, [draft(reply_to="m1")], T0 + 2)
+    await finish(store, batch, outcomes, [draft(reply_to="m1")], T0 + 2, last_message_at=T0 + 1)
     rows = await store.query(
         "SELECT message_id, state, outcome, rule, explanation, decided_at FROM inbox ORDER BY id"
     )
@@ -254,19 +264,18 @@ async def test_finish_batch_records_outcomes_sends_and_once_per_marks(store: Any
          "explanation": "answered together with its burst", "decided_at": T0 + 2},
     ]  # fmt: skip
     record = await store.client_record(CLIENT, T0 + 3)
-    # A future stamp counts as its arrival time.
-    assert record.state.last_message_at == datetime.fromtimestamp(T0 + 1, UTC)
-    assert record.state.replies_sent == {"sales": datetime.fromtimestamp(T0 + 2, UTC)}
+    assert record.last_message_at == T0 + 1
+    assert record.replies_sent == {"sales": T0 + 2}
     assert record.replies_last_hour == 1
     assert record.paused_until is None
 
 
 async def test_a_client_nobody_knows_has_an_empty_record(store: AnyStore) -> None:
     record = await store.client_record("972509999999", T0)
-    assert record.state.client == "972509999999"
-    assert record.state.last_message_at is None
-    assert record.state.conversation_started_at is None
-    assert record.state.replies_sent == {}
+    assert record.client == "972509999999"
+    assert record.last_message_at is None
+    assert record.conversation_started_at is None
+    assert record.replies_sent == {}
     assert (record.paused_until, record.replies_last_hour) == (None, 0)
 
 
@@ -274,11 +283,8 @@ async def test_once_per_marks_are_updated_not_duplicated(store: AnyStore) -> Non
     await queue_send(store, T0, rule="sales")
     await queue_send(store, T0 + 50, rule="sales")
     await queue_send(store, T0 + 60, rule="support")
-    state = await store.client_state(CLIENT, T0 + 70)
-    assert state.replies_sent == {
-        "sales": datetime.fromtimestamp(T0 + 50, UTC),
-        "support": datetime.fromtimestamp(T0 + 60, UTC),
-    }
+    record = await store.client_record(CLIENT, T0 + 70)
+    assert record.replies_sent == {"sales": T0 + 50, "support": T0 + 60}
 
 
 async def test_replies_last_hour_counts_only_the_last_hour(store: AnyStore) -> None:
@@ -290,14 +296,13 @@ async def test_replies_last_hour_counts_only_the_last_hour(store: AnyStore) -> N
 
 
 async def test_last_message_time_never_goes_back(store: AnyStore) -> None:
-    await store.add_inbound(message("m1", timestamp=T0 + 10), T0 + 10)
+    await store.add_inbound(message("m1"), T0 + 10)
     (batch,), _ = await claim(store, T0 + 10)
-    await store.finish_batch(batch, replied(batch), [], T0 + 10)
-    await store.add_inbound(message("m0", timestamp=T0), T0 + 11)  # a late, older message
+    await finish(store, batch, replied(batch), [], T0 + 10, last_message_at=T0 + 10)
+    await store.add_inbound(message("m0"), T0 + 11)  # a late message, written at T0
     (batch,), _ = await claim(store, T0 + 11)
-    await store.finish_batch(batch, replied(batch), [], T0 + 11)
-    state = await store.client_state(CLIENT, T0 + 12)
-    assert state.last_message_at == datetime.fromtimestamp(T0 + 10, UTC)
+    await finish(store, batch, replied(batch), [], T0 + 11, last_message_at=T0)
+    assert (await store.client_record(CLIENT, T0 + 12)).last_message_at == T0 + 10
 
 
 # -- claiming and finishing sends --------------------------------------------------------------
@@ -380,9 +385,9 @@ async def test_a_send_starts_a_conversation_but_a_second_within_24h_does_not(
     await send_once(store, T0)
     await send_once(store, T0 + 3600)
     assert (await store.stats(since=0, now=T0 + 3600)).conversations == 1
-    state = await store.client_state(CLIENT, T0 + 3600)
-    assert state.conversation_started_at == datetime.fromtimestamp(T0, UTC)
-    assert (await store.client_state(CLIENT, T0 + DAY)).conversation_started_at is None
+    record = await store.client_record(CLIENT, T0 + 3600)
+    assert record.conversation_started_at == T0
+    assert (await store.client_record(CLIENT, T0 + DAY)).conversation_started_at is None
     await send_once(store, T0 + DAY + 1)
     stats = await store.stats(since=0, now=T0 + DAY + 1)
     assert (stats.conversations, stats.sends) == (2, {"sent": 3})
@@ -461,7 +466,7 @@ async def test_record_event_keeps_a_bounded_detail(store: AnyStore) -> None:
 async def test_stats_count_the_period(store: AnyStore) -> None:
     await store.add_inbound(message("old"), T0 - 100)
     (batch,), _ = await claim(store, T0 - 100)
-    await store.finish_batch(batch, [MessageOutcome("old", "no_match", None, "")], [], T0 - 100)
+    await finish(store, batch, [MessageOutcome("old", "no_match", None, "")], [], T0 - 100)
     await send_once(store, T0)
     await store.add_inbound(message("waiting", client="972500000077"), T0 + 1)
     await queue_send(store, T0 + 2, client="972500000088")
@@ -582,8 +587,8 @@ async def test_postgres_two_instances_never_claim_the_same_client_or_send(pg_url
                     return
                 claimed[name].extend(batches)
                 for batch in batches:
-                    drafts = [draft(batch.client, reply_to=batch.messages[0].message.id)]
-                    await store.finish_batch(batch, replied(batch), drafts, T0)
+                    drafts = [draft(batch.client, reply_to=batch.messages[0].message_id)]
+                    await finish(store, batch, replied(batch), drafts, T0)
 
         await asyncio.gather(decide("a", a), decide("b", b), decide("a", a), decide("b", b))
         won = [batch.client for batches in claimed.values() for batch in batches]
@@ -619,3 +624,13 @@ async def test_postgres_unreachable_server_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot open the PostgreSQL store") as caught:
         await PostgresStore.open("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(caught.value)  # the password stays out of logs
+
+
+def test_the_store_never_imports_the_core() -> None:
+    """Storage knows rows, not rules: no store module pulls in bot.core, even indirectly."""
+    code = (
+        "import sys; import bot.store, bot.store.sqlite, bot.store.postgres, bot.store.reports; "
+        "print(sorted(m for m in sys.modules if m.startswith('bot.core')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -95,12 +95,13 @@ async def store_client_state(config: Any, client: str, now: datetime) -> ClientS
     if not url or url == ":memory:" or ("://" not in url and not Path(url).exists()):
         return None  # don't create an empty database just to try a message
     try:
+        from bot.inbox_rows import client_state
         from bot.store import open_store
     except ImportError:  # a build without the store
         return None
     store = await open_store(url)
     try:
-        return await store.client_state(client, now.timestamp())
+        return client_state(await store.client_record(client, now.timestamp()))
     finally:
         await store.close()
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from bot.store.base import (
+from bot.store.base import Store
+from bot.store.rows import (
     ClientBatch,
     ClientRecord,
+    DecidedBatch,
+    InboxRow,
     MessageOutcome,
     OutboxDraft,
     OutboxItem,
     PendingMessage,
-    Store,
     StoreStats,
 )
 
 __all__ = [
     "ClientBatch",
     "ClientRecord",
+    "DecidedBatch",
+    "InboxRow",
     "MessageOutcome",
     "OutboxDraft",
     "OutboxItem",

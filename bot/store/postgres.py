@@ -20,23 +20,19 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
-from bot.core.values import ClientState, InboundMessage
 from bot.errors import StoreError
-from bot.store.base import (
+from bot.store.migrations import POSTGRES_MIGRATIONS, POSTGRES_VERSION_TABLE
+from bot.store.rows import (
     FINAL_STATES,
     ClientBatch,
     ClientRecord,
     DecidedBatch,
-    MessageOutcome,
-    OutboxDraft,
+    InboxRow,
     OutboxItem,
     PendingMessage,
     StoreStats,
-    message_from_json,
-    message_to_json,
 )
-from bot.store.migrations import POSTGRES_MIGRATIONS, POSTGRES_VERSION_TABLE
-from bot.store.sqlite import STATUS_RANK, as_datetime
+from bot.store.sqlite import STATUS_RANK
 
 T = TypeVar("T")
 _CONVERSATION_S = 24 * 3600
@@ -50,7 +46,7 @@ _MIGRATION_LOCK = 0x72756C65626F74  # "rulebot"
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 
 _Conn = Any  # asyncpg.Connection (asyncpg ships no type hints)
-_Pending = tuple[InboundMessage, bytes, float, "asyncio.Future[bool]"]
+_Pending = tuple[InboxRow, float, "asyncio.Future[bool]"]
 
 
 class PostgresStore:
@@ -94,11 +90,11 @@ class PostgresStore:
     async def schema_version(self) -> int:
         return await self._run(_schema_version)
 
-    async def add_inbound(self, message: InboundMessage, received_at: float) -> bool:
+    async def add_inbound(self, row: InboxRow, received_at: float) -> bool:
         if self._closed:
             raise StoreError("the store is closed")
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._inbox_queue.append((message, message_to_json(message), received_at, future))
+        self._inbox_queue.append((row, received_at, future))
         if self._inbox_writer is None or self._inbox_writer.done():
             self._inbox_writer = asyncio.create_task(self._write_inbox())
         return await future
@@ -121,26 +117,14 @@ class PostgresStore:
     async def client_record(self, client: str, now: float) -> ClientRecord:
         return await self._run(_client_record, client, now)
 
-    async def client_state(self, client: str, now: float) -> ClientState:
-        return (await self.client_record(client, now)).state
-
-    async def finish_batch(
-        self,
-        batch: ClientBatch,
-        outcomes: Sequence[MessageOutcome],
-        drafts: Sequence[OutboxDraft],
-        now: float,
-    ) -> None:
-        # The gateway counts its 24 h from the message; a future stamp (clock skew) counts as now.
-        last_message = max(min(p.message.timestamp, p.received_at) for p in batch.messages)
-        await self._run(_finish_batch, batch, tuple(outcomes), tuple(drafts), last_message, now)
+    async def finish_batch(self, decided: DecidedBatch, now: float) -> None:
+        await self._run(_finish_batch, decided, now)
 
     async def finish_batches(self, items: Sequence[DecidedBatch], now: float) -> list[bool]:
         # Each batch in its own transaction: one lapsed claim must not undo the others.
         async def finish(item: DecidedBatch) -> bool:
-            batch, outcomes, drafts = item
             try:
-                await self.finish_batch(batch, outcomes, drafts, now)
+                await self.finish_batch(item, now)
             except StoreError:
                 return False
             return True
@@ -229,20 +213,20 @@ class PostgresStore:
             batch = self._inbox_queue[:_MAX_BATCH]
             del self._inbox_queue[:_MAX_BATCH]
             try:
-                fresh = await self._run(_add_inbound, [item[:3] for item in batch])
+                fresh = await self._run(_add_inbound, [item[:2] for item in batch])
             except StoreError as exc:
                 if len(batch) == 1:
-                    _settle(batch[0][3], None, exc)
+                    _settle(batch[0][2], None, exc)
                     continue
                 # One bad message must not sink the others: store them one by one.
                 for item in batch:
                     try:
-                        _settle(item[3], (await self._run(_add_inbound, [item[:3]]))[0], None)
+                        _settle(item[2], (await self._run(_add_inbound, [item[:2]]))[0], None)
                     except StoreError as one_exc:
-                        _settle(item[3], None, one_exc)
+                        _settle(item[2], None, one_exc)
                 continue
             for item, is_fresh in zip(batch, fresh, strict=True):
-                _settle(item[3], is_fresh, None)
+                _settle(item[2], is_fresh, None)
 
 
 def _settle(future: asyncio.Future[bool], value: bool | None, error: BaseException | None) -> None:
@@ -339,30 +323,30 @@ async def _query(conn: _Conn, sql: str, params: tuple[Any, ...]) -> list[dict[st
     return [dict(row) for row in await conn.fetch(sql, *params)]
 
 
-async def _add_inbound(conn: _Conn, items: list[tuple[InboundMessage, bytes, float]]) -> list[bool]:
+async def _add_inbound(conn: _Conn, items: list[tuple[InboxRow, float]]) -> list[bool]:
     # Sorted by id, so two instances storing the same retried webhooks lock in one order.
-    rows = sorted(items, key=lambda item: item[0].id)
+    rows = sorted(items, key=lambda item: item[0].message_id)
     stored = {
         row["message_id"]
         for row in await conn.fetch(
             "INSERT INTO inbox(message_id, client, address, payload, received_at) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::float8[]) "
             "ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
-            [m.id for m, _, _ in rows],
-            [m.client for m, _, _ in rows],
-            [m.address for m, _, _ in rows],
-            [payload for _, payload, _ in rows],
-            [received_at for _, _, received_at in rows],
+            [r.message_id for r, _ in rows],
+            [r.client for r, _ in rows],
+            [r.address for r, _ in rows],
+            [r.payload for r, _ in rows],
+            [received_at for _, received_at in rows],
         )
     }
     fresh: list[bool] = []
     addresses: dict[str, str] = {}
-    for message, _, _ in items:  # arrival order: the first of two equal ids is the fresh one
-        is_fresh = message.id in stored
-        stored.discard(message.id)
+    for row, _ in items:  # arrival order: the first of two equal ids is the fresh one
+        is_fresh = row.message_id in stored
+        stored.discard(row.message_id)
         fresh.append(is_fresh)
         if is_fresh:
-            addresses[message.client] = message.address
+            addresses[row.client] = row.address
     if addresses:
         clients = sorted(addresses)
         await conn.execute(
@@ -432,12 +416,12 @@ async def _claim_clients(
         next_due = left if next_due is None else min(next_due, left)
     pending: dict[str, list[PendingMessage]] = {}
     for row in await conn.fetch(
-        "SELECT client, payload, received_at FROM inbox "
+        "SELECT client, message_id, payload, received_at FROM inbox "
         "WHERE client = ANY($1::text[]) AND state = 'pending' ORDER BY received_at, id",
         locked,
     ):
         pending.setdefault(row["client"], []).append(
-            PendingMessage(message_from_json(row["payload"]), row["received_at"])
+            PendingMessage(row["message_id"], row["payload"], row["received_at"])
         )
     batches: list[ClientBatch] = []
     for client in locked:
@@ -474,7 +458,7 @@ async def _client_record(conn: _Conn, client: str, now: float) -> ClientRecord:
         client,
     )
     replies = {
-        r["rule"]: as_datetime(r["last_sent_at"])
+        r["rule"]: r["last_sent_at"]
         for r in await conn.fetch(
             "SELECT rule, last_sent_at FROM client_replies WHERE client = $1", client
         )
@@ -485,25 +469,18 @@ async def _client_record(conn: _Conn, client: str, now: float) -> ClientRecord:
     conversation = row["conversation_started_at"] if row else None
     if conversation is not None and now - conversation >= _CONVERSATION_S:
         conversation = None
-    state = ClientState(
-        client=client,
-        last_message_at=as_datetime(row["last_message_at"]) if row else None,
-        conversation_started_at=as_datetime(conversation),
-        replies_sent={rule: when for rule, when in replies.items() if when is not None},
-    )
     return ClientRecord(
-        state=state, paused_until=row["paused_until"] if row else None, replies_last_hour=last_hour
+        client=client,
+        last_message_at=row["last_message_at"] if row else None,
+        conversation_started_at=conversation,
+        replies_sent=replies,
+        paused_until=row["paused_until"] if row else None,
+        replies_last_hour=last_hour,
     )
 
 
-async def _finish_batch(
-    conn: _Conn,
-    batch: ClientBatch,
-    outcomes: tuple[MessageOutcome, ...],
-    drafts: tuple[OutboxDraft, ...],
-    last_message: float,
-    now: float,
-) -> None:
+async def _finish_batch(conn: _Conn, decided: DecidedBatch, now: float) -> None:
+    batch, outcomes, drafts = decided.batch, decided.outcomes, decided.drafts
     # The client's row stays locked until commit: no other instance can take the client over
     # between this check and the writes, so a lapsed claim never records a second decision.
     owner = await conn.fetchval(
@@ -534,7 +511,7 @@ async def _finish_batch(
     await conn.execute(
         "UPDATE clients SET last_message_at = GREATEST(COALESCE(last_message_at, 0), $1), "
         "claimed_by = NULL, claim_until = NULL WHERE client = $2",
-        last_message,
+        decided.last_message_at,
         batch.client,
     )
 

@@ -9,26 +9,21 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bot.core.values import ClientState, InboundMessage
 from bot.errors import StoreError
-from bot.store.base import (
+from bot.store.rows import (
     FINAL_STATES,
     ClientBatch,
     ClientRecord,
     DecidedBatch,
-    MessageOutcome,
-    OutboxDraft,
+    InboxRow,
     OutboxItem,
     PendingMessage,
     StoreStats,
-    message_from_json,
-    message_to_json,
 )
 from bot.store.sqlite_thread import DatabaseThread
 
@@ -36,12 +31,7 @@ _CONVERSATION_S = 24 * 3600
 #: delivery statuses only move forward (webhooks may arrive out of order)
 STATUS_RANK = {"sent": 1, "delivered": 2, "failed": 2, "read": 3, "played": 4}
 
-_QueuedInbound = tuple[InboundMessage, bytes, float, "asyncio.Future[bool]"]
-
-
-def as_datetime(value: float | None) -> datetime | None:
-    """Unix seconds -> aware UTC datetime (None stays None)."""
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+_QueuedInbound = tuple[InboxRow, float, "asyncio.Future[bool]"]
 
 
 class SqliteStore:
@@ -71,12 +61,12 @@ class SqliteStore:
     async def schema_version(self) -> int:
         return await self._db.run(lambda conn: conn.execute("PRAGMA user_version").fetchone()[0])
 
-    async def add_inbound(self, message: InboundMessage, received_at: float) -> bool:
+    async def add_inbound(self, row: InboxRow, received_at: float) -> bool:
         if self._db.closed:
             raise StoreError("the store is closed")
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         with self._inbound_lock:
-            self._inbound.append((message, message_to_json(message), received_at, future))
+            self._inbound.append((row, received_at, future))
             flush = not self._inbound_flush_queued
             self._inbound_flush_queued = True
         if flush:
@@ -110,7 +100,7 @@ class SqliteStore:
             taken.extend(self._inbound)
             self._inbound = []
             self._inbound_flush_queued = False
-        return _add_inbound_many(conn, [(m, payload, at) for m, payload, at, _f in taken])
+        return _add_inbound_many(conn, [(row, at) for row, at, _f in taken])
 
     async def recover(self, now: float) -> int:
         return await self._db.run(_recover, now)
@@ -130,17 +120,8 @@ class SqliteStore:
     async def client_record(self, client: str, now: float) -> ClientRecord:
         return await self._db.run(_client_record, client, now)
 
-    async def client_state(self, client: str, now: float) -> ClientState:
-        return (await self.client_record(client, now)).state
-
-    async def finish_batch(
-        self,
-        batch: ClientBatch,
-        outcomes: Sequence[MessageOutcome],
-        drafts: Sequence[OutboxDraft],
-        now: float,
-    ) -> None:
-        await self._db.run(_finish_batch, batch, tuple(outcomes), tuple(drafts), now)
+    async def finish_batch(self, decided: DecidedBatch, now: float) -> None:
+        await self._db.run(_finish_batch, decided, now)
 
     async def finish_batches(self, items: Sequence[DecidedBatch], now: float) -> list[bool]:
         return await self._db.run(_finish_batches, tuple(items), now)
@@ -194,15 +175,13 @@ def _query(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[
     return [dict(row) for row in conn.execute(sql, params)]
 
 
-def _add_inbound_many(
-    conn: sqlite3.Connection, rows: list[tuple[InboundMessage, bytes, float]]
-) -> list[bool]:
+def _add_inbound_many(conn: sqlite3.Connection, rows: list[tuple[InboxRow, float]]) -> list[bool]:
     """Insert messages not stored yet; True for each one stored now, False for a repeat."""
     inserted: set[str] = set()
     for start in range(0, len(rows), 100):
         chunk = rows[start : start + 100]
         values = ",".join(["(?, ?, ?, ?, ?)"] * len(chunk))
-        params = [v for m, payload, at in chunk for v in (m.id, m.client, m.address, payload, at)]
+        params = [v for r, at in chunk for v in (r.message_id, r.client, r.address, r.payload, at)]
         # One statement for the chunk; RETURNING names the rows that were new.
         inserted.update(
             row[0]
@@ -214,12 +193,12 @@ def _add_inbound_many(
         )
     fresh: list[bool] = []
     new_clients: dict[str, str] = {}
-    for message, _payload, _at in rows:
-        is_new = message.id in inserted
-        inserted.discard(message.id)  # the same id twice in one batch: the second is a repeat
+    for row, _at in rows:
+        is_new = row.message_id in inserted
+        inserted.discard(row.message_id)  # the same id twice in one batch: the second is a repeat
         fresh.append(is_new)
         if is_new:
-            new_clients[message.client] = message.address
+            new_clients[row.client] = row.address
     conn.executemany(
         "INSERT INTO clients(client, address) VALUES (?, ?) "
         "ON CONFLICT(client) DO UPDATE SET address = excluded.address",
@@ -280,12 +259,12 @@ def _claim_clients(
     pending: dict[str, list[PendingMessage]] = {client: [] for client in ready}
     for chunk, marks in _chunks(ready):
         for m in conn.execute(
-            "SELECT client, payload, received_at FROM inbox "
+            "SELECT client, message_id, payload, received_at FROM inbox "
             f"WHERE state = 'pending' AND client IN ({marks}) ORDER BY received_at, id",
             chunk,
         ):
             pending[m["client"]].append(
-                PendingMessage(message_from_json(m["payload"]), m["received_at"])
+                PendingMessage(m["message_id"], m["payload"], m["received_at"])
             )
     records = _client_records(conn, ready, now)
     batches = [
@@ -304,7 +283,7 @@ def _client_records(
 ) -> dict[str, ClientRecord]:
     """What the worker needs about each client, read with a few queries for all of them."""
     rows: dict[str, sqlite3.Row] = {}
-    replies: dict[str, dict[str, datetime]] = {client: {} for client in clients}
+    replies: dict[str, dict[str, float]] = {client: {} for client in clients}
     last_hour: dict[str, int] = {}
     for chunk, marks in _chunks(clients):
         # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
@@ -321,9 +300,7 @@ def _client_records(
             f"SELECT client, rule, last_sent_at FROM client_replies WHERE client IN ({marks})",
             chunk,
         ):
-            replies[reply["client"]][reply["rule"]] = datetime.fromtimestamp(
-                reply["last_sent_at"], UTC
-            )
+            replies[reply["client"]][reply["rule"]] = reply["last_sent_at"]
         for count in conn.execute(
             "SELECT client, COUNT(*) AS n FROM outbox "
             f"WHERE client IN ({marks}) AND created_at > ? GROUP BY client",
@@ -337,49 +314,43 @@ def _client_records(
         if conversation is not None and now - conversation >= _CONVERSATION_S:
             conversation = None
         paused = row["paused_until"] if row else None
-        state = ClientState(
-            client=client,
-            last_message_at=as_datetime(row["last_message_at"]) if row else None,
-            conversation_started_at=as_datetime(conversation),
-            replies_sent=replies[client],
-        )
         records[client] = ClientRecord(
-            state=state, paused_until=paused or None, replies_last_hour=last_hour.get(client, 0)
+            client=client,
+            last_message_at=row["last_message_at"] if row else None,
+            conversation_started_at=conversation,
+            replies_sent=replies[client],
+            paused_until=paused or None,
+            replies_last_hour=last_hour.get(client, 0),
         )
     return records
 
 
-def _finish_batch(
-    conn: sqlite3.Connection,
-    batch: ClientBatch,
-    outcomes: tuple[MessageOutcome, ...],
-    drafts: tuple[OutboxDraft, ...],
-    now: float,
-) -> None:
-    if not _finish_batches(conn, ((batch, outcomes, drafts),), now)[0]:
-        raise StoreError(f"the claim on client {batch.client} lapsed; another worker has it")
+def _finish_batch(conn: sqlite3.Connection, decided: DecidedBatch, now: float) -> None:
+    if not _finish_batches(conn, (decided,), now)[0]:
+        client = decided.batch.client
+        raise StoreError(f"the claim on client {client} lapsed; another worker has it")
 
 
 def _finish_batches(
     conn: sqlite3.Connection, items: Sequence[DecidedBatch], now: float
 ) -> list[bool]:
     owners: dict[str, str | None] = {}
-    for chunk, marks in _chunks([batch.client for batch, _o, _d in items]):
+    for chunk, marks in _chunks([item.batch.client for item in items]):
         owners.update(
             conn.execute(f"SELECT client, claimed_by FROM clients WHERE client IN ({marks})", chunk)
         )
-    recorded = [owners.get(batch.client) == batch.claim for batch, _o, _d in items]
+    recorded = [owners.get(item.batch.client) == item.batch.claim for item in items]
     kept = [item for item, ok in zip(items, recorded, strict=True) if ok]
     conn.executemany(
         "UPDATE inbox SET state = 'done', outcome = ?, rule = ?, explanation = ?, decided_at = ? "
         "WHERE message_id = ? AND state = 'pending'",
         [
             (o.outcome, o.rule, o.explanation, now, o.message_id)
-            for _b, outcomes, _d in kept
-            for o in outcomes
+            for item in kept
+            for o in item.outcomes
         ],
     )
-    drafts = [d for _b, _o, batch_drafts in kept for d in batch_drafts]
+    drafts = [d for item in kept for d in item.drafts]
     conn.executemany(
         "INSERT INTO outbox(client, address, rule, reply_to, contact, next_attempt_at, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -393,14 +364,10 @@ def _finish_batches(
         "ON CONFLICT(client, rule) DO UPDATE SET last_sent_at = excluded.last_sent_at",
         [(d.client, d.rule, now) for d in drafts],
     )
-    # The gateway counts its 24 h from the message; a future stamp (clock skew) counts as now.
     conn.executemany(
         "UPDATE clients SET last_message_at = MAX(COALESCE(last_message_at, 0), ?), "
         "claimed_by = NULL, claim_until = NULL WHERE client = ?",
-        [
-            (max(min(p.message.timestamp, p.received_at) for p in batch.messages), batch.client)
-            for batch, _o, _d in kept
-        ],
+        [(item.last_message_at, item.batch.client) for item in kept],
     )
     return recorded
 
