@@ -33,7 +33,8 @@ from bot.core.conditions import (
 from bot.core.diagnostics import Diagnostics, SourceMap
 from bot.core.diagnostics import Path as NodePath
 from bot.core.loader import ParsedFile
-from bot.core.matcher import RuleWords, fuzzy_phrases, key_of
+from bot.core.cues import is_greeting
+from bot.core.matcher import RuleWords, key_of
 from bot.core.model import RuleModel, WhenModel
 from bot.core.ruleset import (
     DEFAULT_MAX_WAIT_S,
@@ -337,8 +338,10 @@ def _rule(
         prefixes=model.prefixes,
         pattern=pattern,
         fuzzy=model.fuzzy and bool(keywords),
+        forms=model.forms,
         catch_all=not keywords and pattern is None,
-        fuzzy_phrases=fuzzy_phrases(keywords) if model.fuzzy else {},
+        # mostly greetings: it answers any greeting, and only when no topic rule does
+        greeting=bool(keywords) and 2 * sum(map(is_greeting, keywords)) >= len(keywords),
     )
     return CompiledRule(
         index=index,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, tzinfo
 
 from bot.core.card import Card
 from bot.core.conditions import Moment
+from bot.core.matcher import MessageMatch
 from bot.core.ruleset import RuleSet
 from bot.core.values import CONVERSATION, ClientState, Decision, InboundMessage, Reply
 
@@ -46,33 +47,39 @@ def decide_burst(
     numbered = len(with_text) > 1
 
     claims: dict[str, _Claim] = {}  # keyword/pattern rules, in the order of the quoted message
-    catch_all: _Claim | None = None
+    catch_all: _Claim | None = None  # a rule without keywords, or a greeting rule
     held_back: list[str] = []  # matched, but a condition did not hold
+    asks = False  # some message asks for something (not only thanks, emoji or an ad)
     for position, message in enumerate(with_text, start=1):
         assert message.text is not None
         scan = rules.match(message.text)
-        for index in scan.candidates():
+        if scan.spam:
+            continue  # an advertisement is never answered
+        asks = asks or not scan.social
+        where = f" in message {position}" if numbered else ""
+        ranked = scan.candidates()
+        for index in ranked:
             rule = rules.rules[index]
             found = scan.rule_match(index)
             if found is None:
                 continue
-            where = f" in message {position}" if numbered else ""
             failure = rule.condition.failure(moment) if rule.condition is not None else None
             if failure is not None:
                 # a rule without keywords held back (a greeting) is no news: it is not said
                 if not rule.words.catch_all:
                     held_back.append(f"{_matched(rule.name, found, where)} but {failure}")
                 continue
-            claim = _Claim(rule.name, rule.card, rule.once_per, message, found, where)
-            if rule.words.catch_all:
-                catch_all = catch_all or _Claim(
-                    rule.name, rule.card, rule.once_per, with_text[0], found, ""
-                )
-                if numbered:
-                    # In a burst a greeting answers only when no keyword rule matched any
-                    # message, wherever it stands in the file: look on for one.
-                    continue
-            elif rule.name not in claims:
+            why = _why_chosen(rules, scan, index, ranked)
+            claim = _Claim(rule.name, rule.card, rule.once_per, message, found, where, why)
+            if rule.words.catch_all or rule.words.greeting:
+                # A greeting answers only when no keyword rule matched any message,
+                # wherever it stands in the file: look on for one.
+                if catch_all is None:
+                    catch_all = _Claim(
+                        rule.name, rule.card, rule.once_per, with_text[0], found, "", why
+                    )
+                continue
+            if rule.name not in claims:
                 claims[rule.name] = claim
             break
 
@@ -80,6 +87,13 @@ def decide_burst(
         chosen = list(claims.values())
     elif catch_all is not None:
         chosen = [catch_all]
+    elif not asks:
+        return Decision(
+            (),
+            "no_match",
+            "No rule matched, and the message asks for nothing (thanks, emoji or an ad), "
+            "so even the fallback stays quiet.",
+        )
     else:
         return _fallback(rules, moment, with_text[0], held_back)
 
@@ -106,9 +120,10 @@ class _Claim:
     message: InboundMessage
     found: str
     where: str
+    why: str = ""  #: why it won over other rules that matched too
 
     def describe(self) -> str:
-        return _matched(self.rule, self.found, self.where)
+        return _matched(self.rule, self.found, self.where) + self.why
 
 
 def _fallback(
@@ -150,11 +165,35 @@ def _already_sent(rule: str, once_per: str | None, moment: Moment, tz: tzinfo) -
     return None
 
 
+def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int]) -> str:
+    """Why rule `index` won over the rules it outranked, and which keywords were negated."""
+    parts = []
+    beaten = [
+        other
+        for other in ranked
+        if other != index and scan.strength(other) > 0.05 and scan.rule_match(other)
+    ]
+    if beaten:
+        mine = scan.strength(index)
+        others = ", ".join(
+            f"'{rules.rules[o].name}' ({scan.rule_match(o)}, {scan.strength(o):.2f})"
+            for o in beaten[:2]
+        )
+        parts.append(f" (main topic, {mine:.2f}, over {others})")
+    negated = [
+        f"'{e.found}' for '{rules.rules[r].name}'"
+        for r in range(len(rules.rules))
+        for e in scan.negated(r)
+    ]
+    if negated:
+        parts.append(f" (not counted, negated: {', '.join(negated[:3])})")
+    return "".join(parts)
+
+
 def _matched(rule: str, found: str, where: str) -> str:
     if found == "any message":
         return f"rule '{rule}' (no keywords) applies"
-    shown = found if found.startswith("/") else f"'{found}'"
-    return f"rule '{rule}' matched {shown}{where}"
+    return f"rule '{rule}' matched {found}{where}"
 
 
 def _sentence(parts: list[str]) -> str:

@@ -1,33 +1,56 @@
-"""Finding which rules' words occur in a message: one Aho-Corasick scan for all keywords.
+"""Finding which rules' words a message contains, how strongly, and which rule is its main topic.
 
-Every keyword and `exclude:` word of every rule is normalised and put, once, into a single
-automaton as "word word " (a trailing space marks the word end). A message is normalised to
-" tok tok tok " and scanned once, whatever the number of rules. A hit is kept when the text
-before it is a space (a whole word) or a known Hebrew/Arabic prefix of the same word
-("ולמכירות" ends with "מכירות " after "ול") and the rule allows prefixes. Only the rules hit,
-plus the few that need a regex, fuzzy or catch-all test, are then looked at in file order.
+Every word of every keyword and `exclude:` phrase is indexed once, at load, under the keys
+`forms.word_keys` gives it (the word, its stem, its root) and, for typo tolerance, under its
+one-letter deletions. A message is tokenised once; each word is looked up under the same keys
+(after removing a Hebrew/Arabic prefix, and with stretched letters squeezed), so the cost per
+message does not grow with the number of rules. What is found is *evidence*: which keyword,
+which words of the message, and how (as written, behind a prefix, another form, same root, a
+typo). A negated keyword ("not delivery", "לא צריך משלוח", "مش توصيل") is kept but does not
+count. Each rule's evidence is weighed — how close the words are, how long the phrase, and
+whether its clause is the point of the message ("mainly…", "I need…") or background
+("later…", "thanks for…") — and the candidates are ranked by that weight, file order breaking
+ties.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
-import ahocorasick
 import regex
-from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 
-from bot.core.text import MIN_STEM, PREFIXES, prefix_stems, tokenize
+from bot.core import cues
+from bot.core.forms import EXACT, FORM, ROOT, script_of, squeezed, word_keys
+from bot.core.text import MIN_STEM, prefix_stems, tokenize
 
 log = logging.getLogger(__name__)
 
 #: a user pattern that runs longer than this counts as no match (and is logged)
 PATTERN_TIMEOUT_S = 0.05
-#: rapidfuzz `ratio` score (0-100) a word must reach to count as a typo of a keyword
-FUZZY_CUTOFF = 80
-#: fuzzy matching never applies to words shorter than this
-FUZZY_MIN_LETTERS = 4
+#: how much one piece of evidence weighs, by how it was found
+WEIGHTS = {
+    "exact": 1.0,
+    "prefix": 1.0,
+    "pattern": 1.0,
+    "form": 0.85,
+    "typo": 0.7,
+    "root": 0.6,
+    "greeting": 0.3,
+    "any": 0.0,
+}
+#: each word of a phrase beyond the first makes it this much stronger ("כמה עולה" > "עולה")
+PHRASE_BONUS = 0.25
+#: a keyword counts as negated when a negator stands this many words before it, or fewer
+NEGATION_REACH = 3
+#: a greeting keyword counts only within this many words of the message's start
+GREETING_REACH = 3
+_TYPO = 0  # level of a typo: below ROOT, so a typo never outranks a real form
+_CLAUSE = regex.compile(r"[,.!?;:\n()\[\]|…—–\"]+|\s-\s")
+_QUESTION = regex.compile(r"[?؟]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,146 +62,483 @@ class RuleWords:
     prefixes: bool
     pattern: regex.Pattern[str] | None = None
     fuzzy: bool = False
+    #: match other forms of the words (plural, verb, possessive...) and their roots
+    forms: bool = True
     #: no keywords and no pattern: matches any message with text
     catch_all: bool = False
-    #: normalised keywords by word count, for fuzzy matching
-    fuzzy_phrases: dict[int, list[str]] = field(default_factory=dict)
+    #: its keywords are greetings: it answers any greeting, and only when nothing else does
+    greeting: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One keyword of one rule found in a message, and how."""
+
+    rule: int
+    keyword: str  #: as the owner wrote it
+    found: str  #: the message's words that matched, normalised
+    how: str  #: exact | prefix | form | root | typo | greeting | pattern | any
+    start: int  #: first word (token index)
+    end: int  #: one past the last word
+    negated: bool = False
+
+    @property
+    def weight(self) -> float:
+        """How strongly this evidence says the message is about its rule."""
+        if self.negated:
+            return 0.0
+        size = len(tokenize(self.keyword)) if self.how not in ("pattern", "any") else 1
+        return WEIGHTS[self.how] * (1 + PHRASE_BONUS * (size - 1))
+
+    def describe(self) -> str:
+        """'shipped' is a form of 'shipping', in words an owner reads."""
+        keyword, found = self.keyword, self.found
+        if self.how == "any":
+            return "any message"
+        if self.how == "pattern":
+            return keyword
+        text = {
+            "exact": f"'{keyword}'",
+            "prefix": f"'{keyword}' (in '{found}')",
+            "form": f"'{found}', a form of '{keyword}'",
+            "root": f"'{found}', same root as '{keyword}'",
+            "typo": f"'{found}' read as '{keyword}' (typo)",
+            "greeting": f"'{found}', a greeting like '{keyword}'",
+        }[self.how]
+        return f"{text}, negated" if self.negated else text
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    rule: int
+    exclude: bool
+    keyword: str
+    words: tuple[str, ...]  #: the keyword's normalised words
+    level: int  #: the level of the indexed key (EXACT: the word itself)
+
+
 class MessageMatch:
-    """One message, scanned: which rules' keywords and exclusions it hit."""
+    """One message, scanned: every rule's evidence, exclusions, and the ranking."""
 
-    text: str
-    tokens: list[str]
-    #: rule index -> the first keyword (as written) found in the message
-    hits: dict[int, str]
-    #: rule index -> the first `exclude:` word found
-    vetoes: dict[int, str]
-    _index: KeywordIndex
+    def __init__(self, text: str, tokens: list[str], index: KeywordIndex) -> None:
+        self.text = text
+        self.tokens = tokens
+        self._index = index
+        #: rule index -> its evidence, in message order
+        self.evidence: dict[int, list[Evidence]] = {}
+        #: rule index -> the `exclude:` word found
+        self.vetoes: dict[int, str] = {}
+        self._clauses: list[float] | None = None
+
+    @property
+    def hits(self) -> dict[int, str]:
+        """Rule index -> the first keyword (as written) found, not negated."""
+        found = {}
+        for rule, evidence in self.evidence.items():
+            for item in evidence:
+                if not item.negated and item.how not in ("pattern", "any", "greeting"):
+                    found[rule] = item.keyword
+                    break
+        return found
 
     def candidates(self) -> list[int]:
-        """Indexes of rules that may match, in file order (others certainly do not)."""
-        always = self._index.always_check
-        if not self.hits:
-            return list(always)
-        if not always:
-            return sorted(self.hits)
-        return sorted(self.hits.keys() | set(always))
+        """Rules that may answer, strongest evidence first (file order breaks ties).
+
+        Rules whose only evidence is a greeting, or that need no keyword, come after every
+        rule with evidence of a topic, wherever they stand in the file.
+        """
+        index = self._index
+        for rule in index.always_check:
+            if rule not in self.evidence:
+                self._check_always(rule)
+        scored = []
+        for rule, evidence in self.evidence.items():
+            if rule in self.vetoes:
+                continue
+            strength = self.strength(rule)
+            if strength <= 0 and not index.rules[rule].catch_all:
+                continue
+            scored.append((-strength, rule))
+        scored.sort()
+        return [rule for _, rule in scored]
+
+    def strength(self, rule: int) -> float:
+        """The weight of a rule's evidence, each weighed by how central its clause is."""
+        evidence = self.evidence.get(rule)
+        if not evidence:
+            return 0.0
+        topical = [e for e in evidence if e.how not in ("greeting", "any")]
+        if not topical:
+            # a greeting or a rule without keywords: only when nothing else answers
+            return 0.01 if any(e.how == "greeting" for e in evidence) else 0.0
+        clauses = self._clause_weights() if self._index.rank_by_clause else None
+        total = 0.0
+        for item in topical:
+            weight = item.weight
+            if clauses is not None and weight:
+                weight *= clauses[item.start]
+            total += weight
+        return total
 
     def rule_match(self, rule: int) -> str | None:
-        """What made rule `rule` match ('sales', '/pattern/', 'any message'), or None."""
+        """How rule `rule` matched ("'sales'", "'shipped', a form of 'shipping'"), or None."""
         if rule in self.vetoes:
             return None
-        word = self.hits.get(rule)
-        if word is not None:
-            return word
-        words = self._index.rules[rule]
-        if words.pattern is not None and self._pattern_found(rule, words.pattern):
-            return f"/{words.pattern.pattern}/"
-        if words.fuzzy:
-            found = self._fuzzy_found(words)
-            if found is not None:
-                return found
-        if words.catch_all and self.text.strip():
-            return "any message"
+        if rule in self._index.always_check and rule not in self.evidence:
+            self._check_always(rule)
+        for item in self.evidence.get(rule, ()):
+            if not item.negated:
+                return item.describe()
         return None
 
-    def _pattern_found(self, rule: int, pattern: regex.Pattern[str]) -> bool:
-        try:
-            return pattern.search(self.text, timeout=PATTERN_TIMEOUT_S) is not None
-        except TimeoutError:
-            log.warning(
-                "rule #%d: pattern /%s/ took over %.2f s on a %d-character message; "
-                "counted as no match",
-                rule + 1,
-                pattern.pattern,
-                PATTERN_TIMEOUT_S,
-                len(self.text),
-            )
-            return False
+    def negated(self, rule: int) -> list[Evidence]:
+        """The rule's keywords that the message negates ("not delivery")."""
+        return [e for e in self.evidence.get(rule, ()) if e.negated]
 
-    def _fuzzy_found(self, words: RuleWords) -> str | None:
+    @property
+    def social(self) -> bool:
+        """Only thanks, praise, emoji or a greeting: a message that wants no card."""
         tokens = self.tokens
-        for size, phrases in words.fuzzy_phrases.items():
-            for start in range(len(tokens) - size + 1):
-                window = tokens[start : start + size]
-                queries = [" ".join(window)]
-                if words.prefixes:
-                    queries = [" ".join((stem, *window[1:])) for stem in prefix_stems(window[0])]
-                for query in queries:
-                    if len(query) < FUZZY_MIN_LETTERS:
-                        continue
-                    best = process.extractOne(
-                        query, phrases, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
-                    )
-                    if best is not None:
-                        return f"{best[0]} (typed '{' '.join(window)}')"
-        return None
+        if not tokens:
+            return True
+        if _QUESTION.search(self.text):
+            return False
+        return any(t in cues.SOCIAL for t in tokens) and not any(t in cues.REQUEST for t in tokens)
+
+    @property
+    def spam(self) -> bool:
+        """An advertisement: links to click, prizes, loans. Never answered."""
+        return sum(t in cues.SPAM for t in self.tokens) >= 1 and (
+            "http" in self.text or "!!" in self.text or "🔥" in self.text
+            or any(t in ("לחצו", "click", "اشترك") for t in self.tokens)
+        )  # fmt: skip
+
+    def _check_always(self, rule: int) -> None:
+        words = self._index.rules[rule]
+        if words.pattern is not None:
+            try:
+                found = words.pattern.search(self.text, timeout=PATTERN_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "rule #%d: pattern /%s/ took over %.2f s on a %d-character message; "
+                    "counted as no match",
+                    rule + 1,
+                    words.pattern.pattern,
+                    PATTERN_TIMEOUT_S,
+                    len(self.text),
+                )
+                found = None
+            if found is not None:
+                shown = f"/{words.pattern.pattern}/"
+                self.evidence.setdefault(rule, []).append(
+                    Evidence(rule, shown, found.group(0), "pattern", 0, 1)
+                )
+                return
+        if words.catch_all and self.text.strip():
+            self.evidence.setdefault(rule, []).append(
+                Evidence(rule, "any message", "", "any", 0, 0)
+            )
+
+    def _clause_weights(self) -> list[float]:
+        """For each token, how central its clause is (1 = ordinary)."""
+        if self._clauses is None:
+            self._clauses = clause_weights(self.text, len(self.tokens))
+        return self._clauses
 
 
 class KeywordIndex:
-    """All keywords of a rule set in one automaton, mapped back to rules."""
+    """All keywords of a rule set, indexed by word keys, mapped back to rules."""
 
     def __init__(self, rules: Sequence[RuleWords]) -> None:
         self.rules = tuple(rules)
         self.always_check = tuple(
-            i for i, r in enumerate(self.rules) if r.pattern is not None or r.fuzzy or r.catch_all
+            i for i, r in enumerate(self.rules) if r.pattern is not None or r.catch_all
         )
-        self._prefixes = tuple(r.prefixes for r in self.rules)
-        table: dict[str, list[tuple[int, bool, str]]] = {}
+        self._entries: dict[str, list[_Entry]] = {}
+        #: a keyword word's one-letter deletions (and itself) -> the word, for typos
+        self._near: dict[str, set[str]] = {}
+        count = 0
         for i, words in enumerate(self.rules):
             for is_exclude, listed in ((False, words.keywords), (True, words.exclude)):
-                for word in listed:
-                    key = key_of(word)
-                    if key:
-                        table.setdefault(key, []).append((i, is_exclude, word))
-        self._automaton = ahocorasick.Automaton()
-        for key, entries in table.items():
-            self._automaton.add_word(key, (len(key), len(key) - 1 >= MIN_STEM, tuple(entries)))
-        self._empty = not table
-        if not self._empty:
-            self._automaton.make_automaton()
+                for keyword in listed:
+                    tokens = tuple(tokenize(keyword))
+                    if not tokens:
+                        continue
+                    count += 1
+                    self._add(_Entry(i, is_exclude, keyword, tokens, EXACT), words)
+        self._count = count
+        #: rank by clause only where it can change an answer: two rules or more
+        self.rank_by_clause = len(self.rules) > 1
+
+    def _add(self, entry: _Entry, words: RuleWords) -> None:
+        first = entry.words[0]
+        for key, level in word_keys(first):
+            if level < EXACT and not words.forms:
+                continue
+            self._entries.setdefault(key, []).append(
+                _Entry(entry.rule, entry.exclude, entry.keyword, entry.words, level)
+            )
+        for word in entry.words:
+            if typo_distance(word, fuzzy=True) and not entry.exclude:
+                for variant in deletions(word):
+                    self._near.setdefault(variant, set()).add(word)
 
     def __len__(self) -> int:
-        return len(self._automaton)
+        return self._count
 
     def scan(self, text: str) -> MessageMatch:
-        """Normalise `text` and find every rule whose keywords or exclusions it contains."""
+        """Normalise `text` and gather every rule's evidence and exclusions."""
         tokens = tokenize(text)
-        hits: dict[int, str] = {}
-        vetoes: dict[int, str] = {}
-        if tokens and not self._empty:
-            line = " " + " ".join(tokens) + " "
-            prefixes = self._prefixes
-            for end, (length, stem_ok, entries) in self._automaton.iter(line):
-                start = end - length + 1
-                if line[start - 1] == " ":
-                    whole = True
-                else:
-                    if not stem_ok or line[line.rfind(" ", 0, start) + 1 : start] not in PREFIXES:
-                        continue
-                    whole = False
-                for rule, is_exclude, word in entries:
-                    if whole or prefixes[rule]:
-                        found = vetoes if is_exclude else hits
-                        if rule not in found:
-                            found[rule] = word
-        return MessageMatch(text, tokens, hits, vetoes, self)
+        found = MessageMatch(text, tokens, self)
+        if not tokens or not self._entries:
+            return found
+        rules = self.rules
+        entries = self._entries
+        greeting_end = cues.greeting_at(tokens, 0)
+        matched_tokens: set[int] = set()
+        for position, token in enumerate(tokens):
+            for variant, prefixed in token_variants(token):
+                for key, level in word_keys(variant):
+                    for entry in entries.get(key, ()):
+                        words = rules[entry.rule]
+                        if prefixed and not words.prefixes:
+                            continue
+                        grade = min(level, entry.level)
+                        if grade < EXACT and (not words.forms or position < greeting_end):
+                            continue
+                        end = position + len(entry.words)
+                        if len(entry.words) > 1:
+                            rest = _rest_grade(entry.words[1:], tokens[position + 1 : end], words)
+                            if rest is None:
+                                continue
+                            grade = min(grade, rest)
+                        how = _how(grade, prefixed)
+                        self._record(found, entry, how, position, end)
+                        matched_tokens.add(position)
+        self._typos(found, tokens, matched_tokens, greeting_end)
+        self._greetings(found, tokens)
+        _mark_negations(found)
+        return found
+
+    def _record(self, found: MessageMatch, entry: _Entry, how: str, start: int, end: int) -> None:
+        if entry.exclude:
+            if how in ("exact", "prefix", "form"):
+                found.vetoes.setdefault(entry.rule, entry.keyword)
+            return
+        shown = " ".join(found.tokens[start:end])
+        evidence = found.evidence.setdefault(entry.rule, [])
+        for i, item in enumerate(evidence):
+            if item.start == start:
+                if WEIGHTS[how] * len(entry.words) > WEIGHTS[item.how] * len(
+                    tokenize(item.keyword)
+                ):
+                    evidence[i] = Evidence(entry.rule, entry.keyword, shown, how, start, end)
+                return
+        evidence.append(Evidence(entry.rule, entry.keyword, shown, how, start, end))
+
+    def _typos(
+        self, found: MessageMatch, tokens: list[str], matched: set[int], greeting_end: int
+    ) -> None:
+        """Words no keyword reached, read as a keyword one or two letters away."""
+        near = self._near
+        if not near:
+            return
+        for position, token in enumerate(tokens):
+            if position in matched or position < greeting_end or len(token) < 3:
+                continue
+            for variant, prefixed in token_variants(token):
+                if typo_distance(variant, fuzzy=True) == 0:
+                    continue
+                for probe in deletions(variant):
+                    for word in near.get(probe, ()):
+                        self._typo_hit(found, tokens, position, variant, word, prefixed)
+
+    def _typo_hit(
+        self,
+        found: MessageMatch,
+        tokens: list[str],
+        position: int,
+        typed: str,
+        word: str,
+        prefixed: bool,
+    ) -> None:
+        distance = DamerauLevenshtein.distance(typed, word, score_cutoff=2)
+        if distance == 0 or distance > 2:
+            return
+        for entry in self._entries.get(word, ()):
+            if entry.level != EXACT:
+                continue
+            words = self.rules[entry.rule]
+            if prefixed and not words.prefixes:
+                continue
+            if distance > typo_distance(word, fuzzy=words.fuzzy):
+                continue
+            end = position + len(entry.words)
+            if len(entry.words) > 1:
+                rest = _rest_grade(entry.words[1:], tokens[position + 1 : end], words)
+                if rest is None:
+                    continue
+            self._record(found, entry, "typo", position, end)
+
+    def _greetings(self, found: MessageMatch, tokens: list[str]) -> None:
+        """Greeting rules: any greeting near the start counts, their words later do not."""
+        greeting_rules = [i for i, r in enumerate(self.rules) if r.greeting]
+        for rule in greeting_rules:
+            evidence = found.evidence.get(rule)
+            if evidence:
+                found.evidence[rule] = [
+                    Evidence(rule, e.keyword, e.found, "greeting", e.start, e.end)
+                    for e in evidence
+                    if e.start < GREETING_REACH
+                ]
+        if not greeting_rules:
+            return
+        for start in range(min(GREETING_REACH, len(tokens))):
+            size = cues.greeting_at(tokens, start)
+            if not size:
+                continue
+            shown = " ".join(tokens[start : start + size])
+            for rule in greeting_rules:
+                evidence = found.evidence.setdefault(rule, [])
+                if not any(e.start == start for e in evidence):
+                    keyword = self.rules[rule].keywords[0]
+                    evidence.append(Evidence(rule, keyword, shown, "greeting", start, start + size))
+            return
+
+
+def _how(grade: int, prefixed: bool) -> str:
+    if grade == EXACT:
+        return "prefix" if prefixed else "exact"
+    return "form" if grade == FORM else "root"
+
+
+def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> int | None:
+    """How well `tokens` spell the rest of a phrase (None: they don't)."""
+    if len(tokens) < len(words):
+        return None
+    grade = EXACT
+    for word, token in zip(words, tokens, strict=True):
+        best: int | None = None
+        wanted = dict(word_keys(word))
+        for variant, prefixed in token_variants(token):
+            if prefixed and not rule.prefixes:
+                continue
+            for key, level in word_keys(variant):
+                if key in wanted:
+                    level = min(level, wanted[key])
+                    if level == EXACT or rule.forms:
+                        best = level if best is None else max(best, level)
+            if best is None and typo_distance(word, fuzzy=rule.fuzzy):
+                distance = DamerauLevenshtein.distance(variant, word, score_cutoff=2)
+                if 0 < distance <= typo_distance(word, fuzzy=rule.fuzzy):
+                    best = _TYPO
+        if best is None:
+            return None
+        grade = min(grade, best)
+    return grade
+
+
+def _mark_negations(found: MessageMatch) -> None:
+    """Mark evidence the message negates: "not X", "לא צריך X", "X לא צריך"."""
+    tokens = found.tokens
+    if not any(t in cues.NEGATORS for t in tokens):
+        return
+    for rule, evidence in found.evidence.items():
+        for i, item in enumerate(evidence):
+            if item.how in ("pattern", "any") or not _is_negated(tokens, item.start, item.end):
+                continue
+            evidence[i] = Evidence(
+                rule, item.keyword, item.found, item.how, item.start, item.end, negated=True
+            )
+
+
+def _is_negated(tokens: list[str], start: int, end: int) -> bool:
+    for back in range(start - 1, max(-1, start - 1 - NEGATION_REACH), -1):
+        token = tokens[back]
+        if token in cues.NEGATION_STOPS:
+            break
+        if token in cues.NEGATORS:
+            return True
+    after = tokens[end : end + 2]
+    return len(after) == 2 and after[0] in cues.NEGATORS and after[1] in cues.NOT_NEEDED
+
+
+def clause_weights(text: str, count: int) -> list[float]:
+    """For each of the text's `count` words, how central its clause is to the message.
+
+    The text is cut into clauses at punctuation; a clause that marks its point ("mainly",
+    "I need") or asks a question weighs more, one in the background ("later", "thanks for",
+    "yesterday") less, and a clause after "but" more.
+    """
+    weights: list[float] = []
+    after_contrast = False
+    pieces = _CLAUSE.split(text)
+    marks = _CLAUSE.findall(text) + [""]
+    for piece, mark in zip(pieces, marks, strict=False):
+        words = tokenize(piece)
+        if not words:
+            continue
+        # "X but Y" inside one clause: split at the contrast word
+        parts: list[list[str]] = [[]]
+        for word in words:
+            if word in cues.CONTRAST and parts[-1]:
+                parts.append([])
+            parts[-1].append(word)
+        for n, part in enumerate(parts):
+            weight = 1.0
+            weight += 0.5 * min(2, sum(w in cues.FOCUS for w in part))
+            weight += 0.3 * min(1, sum(w in cues.REQUEST for w in part))
+            weight -= 0.4 * min(2, sum(w in cues.BACKGROUND for w in part))
+            if "?" in mark or "؟" in mark:
+                weight += 0.2
+            if after_contrast or n > 0:
+                weight += 0.3
+            weights.extend([max(0.2, weight)] * len(part))
+            after_contrast = False
+        after_contrast = bool(words) and words[-1] in cues.CONTRAST
+    if len(weights) != count:  # a split that changed the words: weigh all alike
+        return [1.0] * count
+    return weights
+
+
+@lru_cache(maxsize=16384)
+def token_variants(token: str) -> tuple[tuple[str, bool], ...]:
+    """(word, prefixed) forms a message word is looked up as: itself, squeezed, de-prefixed."""
+    found: dict[str, bool] = {}
+    for spelled in (token, *squeezed(token)):
+        for i, stem in enumerate(prefix_stems(spelled)):
+            if len(stem) >= MIN_STEM:
+                found.setdefault(stem, i > 0)
+    return tuple(found.items())
+
+
+def typo_distance(word: str, *, fuzzy: bool) -> int:
+    """How many letters may be wrong in a word of this length (0: no typo tolerance).
+
+    Hebrew and Arabic write few vowels, so their words are shorter for the same meaning: four
+    letters there are about six in English.
+    """
+    if not word.isalpha():
+        return 0
+    length = len(word)
+    if script_of(word) in ("he", "ar"):
+        length += 1
+    if fuzzy:
+        length += 1
+    if length >= 9:
+        return 2
+    if length >= 5:
+        return 1
+    return 0
+
+
+@lru_cache(maxsize=16384)
+def deletions(word: str) -> tuple[str, ...]:
+    """`word` and every string one letter shorter: the keys two near words share."""
+    return (word, *{word[:i] + word[i + 1 :] for i in range(len(word))})
 
 
 def key_of(word: str) -> str:
-    """How a keyword is stored in the automaton: its normalised words, each followed by a space."""
+    """A keyword's normalised words, each followed by a space (how `check` compares them)."""
     tokens = tokenize(word)
     return " ".join(tokens) + " " if tokens else ""
-
-
-def fuzzy_phrases(keywords: Iterable[str]) -> dict[int, list[str]]:
-    """Normalised keywords long enough for fuzzy matching, grouped by word count."""
-    grouped: dict[int, list[str]] = {}
-    for word in keywords:
-        tokens = tokenize(word)
-        phrase = " ".join(tokens)
-        if tokens and len(phrase) >= FUZZY_MIN_LETTERS:
-            grouped.setdefault(len(tokens), []).append(phrase)
-    return grouped

@@ -71,7 +71,14 @@ class RuleModel(_Strict):
     prefixes: bool = Field(
         True, description="Match Hebrew/Arabic prefixes: 'ולמכירות' matches 'מכירות'."
     )
-    fuzzy: bool = Field(False, description="Also match small typos ('slaes' matches 'sales').")
+    forms: bool = Field(
+        True,
+        description="Match other forms of the words: 'shipped' matches 'shipping', "
+        "'משלוחים' matches 'משלוח', 'مواعيد' matches 'موعد'.",
+    )
+    fuzzy: bool = Field(
+        False, description="Allow more typos: also in 4-letter words, two letters from 8."
+    )
     when: WhenModel | None = Field(None, description="Time conditions.")
     first_message: bool = Field(
         False, description="Only the first message of a conversation (24 h without one)."

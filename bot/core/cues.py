@@ -1,0 +1,101 @@
+"""Small word lists that tell what a message is doing, in Hebrew, Arabic (and Arabizi), English.
+
+They are ordinary vocabulary, not any shop's keywords: words that negate what follows ("not",
+"לא", "مش"), mark the main point ("mainly", "בעיקר", "الاهم"), ask for something ("I need",
+"צריך", "بدي"), push a subject into the background ("later", "אח״כ", "بعدين", "thanks for"),
+greet, thank, or advertise. All entries are written normalised (lower case, final letters
+folded, marks removed), as `text.tokenize` returns words.
+"""
+
+from __future__ import annotations
+
+from bot.core.text import tokenize
+
+
+def _words(*groups: str) -> frozenset[str]:
+    return frozenset(word for group in groups for word in tokenize(group))
+
+
+def _phrases(*phrases: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(tokenize(phrase)) for phrase in phrases)
+
+
+#: "not X": a keyword right after one of these (within three words) does not count
+NEGATORS = _words(
+    "not no dont don't doesnt isnt without never nothing nope",
+    "לא בלי אין אל ללא",
+    "مش مو ما لا بدون بلاش ماشي mish msh mesh mush la2 ma",
+)
+#: "X is not needed": a keyword followed by a negator and one of these does not count
+NOT_NEEDED = _words(
+    "needed necessary need required",
+    "צריך צריכה צריכים נחוץ",
+    "بدي بدنا لازم ضروري",
+)
+#: "…, just Y": ends a negation's reach ("not X, just Y")
+NEGATION_STOPS = _words("just only but rather", "רק אלא פשוט אבל", "بس فقط لكن bas")
+
+#: the clause says "this is the point"
+FOCUS = _words(
+    "main mainly mostly important urgent urgently priority first question now really",
+    "בעיקר העיקר עיקר דחוף קודם הכי רק עכשיו פשוט חשוב",
+    "الاهم المهم اهم مهم هلق هلأ هلا بس فقط ضروري مستعجل اول",
+)
+#: the clause asks for something
+REQUEST = _words(
+    "need want like looking please pls plz can could",
+    "צריך צריכה צריכים רוצה רוצים מבקש מבקשת אפשר מחפש מחפשת מחפשים תשלחו",
+    "بدي بدنا محتاج محتاجه ممكن اريد عايز bdi baddi",
+)
+#: the clause is background: later, by the way, also, past, thanks for something done
+BACKGROUND = _words(
+    "later also btw maybe thinking before yesterday last got loved love thanks thank great ago",
+    "next time",
+    "אחכ אחר אולי גם אתמול קיבלתי תודה ראיתי ראינו היה שעשיתי",
+    "بعدين كمان امبارح شكرا يسلمو كنت اجيت قبل",
+)
+#: a word that opens a contrast: what follows it is usually the point
+CONTRAST = _words("but however though", "אבל אך", "لكن بس")
+
+#: words of thanks, praise and acknowledgement: a message of only these wants no card
+SOCIAL = _words(
+    "thanks thank thx ty great amazing awesome perfect lovely love loved ok okay cool nice",
+    "wonderful best gorgeous lol",
+    "תודה תודות מעולה מדהים מושלם אחלה סבבה יופי מותק אוהבת אוהב",
+    "شكرا يسلمو يسلموا تسلم ممتاز رائع حلو زاكي العافيه الله يعطيكم",
+    "спасибо",
+)
+#: words of advertising and spam: such a message is never answered
+SPAM = _words(
+    "click subscribe unsubscribe winner win free loans loan crypto bitcoin casino",
+    "לחצו הלוואות הלוואה הגרלה זכית",
+    "اشترك اربح مجانا مجاني ربحت قرض",
+)
+#: greetings, whole: a rule whose keywords are mostly these answers any of them
+GREETINGS = _phrases(
+    "hi", "hii", "hiya", "hello", "hey", "heya", "yo", "howdy", "greetings", "hey there",
+    "hi there", "hello there", "good morning", "good afternoon", "good evening", "morning",
+    "שלום", "היי", "הי", "הלו", "אהלן", "הללו", "בוקר טוב", "ערב טוב", "צהריים טובים",
+    "צהרים טובים", "לילה טוב", "מה נשמע", "מה קורה", "מה שלומך", "שלום רב", "שבת שלום",
+    "מרחבא",
+    "مرحبا", "مرحبتين", "مرحبه", "اهلا", "اهلين", "هلا", "هاي", "سلام", "السلام عليكم",
+    "السلام عليكم ورحمة الله", "السلام عليكم ورحمة الله وبركاته", "صباح الخير", "مساء الخير",
+    "مسا الخير", "يعطيكم العافيه", "الله يعطيكم العافيه", "كيفكم", "كيفك",
+    "marhaba", "ahlan", "salam", "shalom",
+    "привет", "здравствуйте", "добрый день",
+)  # fmt: skip
+#: the longest greeting, in words
+GREETING_WORDS = max(len(g) for g in GREETINGS)
+
+
+def greeting_at(tokens: list[str], start: int) -> int:
+    """The number of words of the longest greeting starting at `tokens[start]` (0: none)."""
+    for size in range(min(GREETING_WORDS, len(tokens) - start), 0, -1):
+        if tuple(tokens[start : start + size]) in GREETINGS:
+            return size
+    return 0
+
+
+def is_greeting(phrase: str) -> bool:
+    """True if `phrase` (as a keyword is written) is a greeting."""
+    return tuple(tokenize(phrase)) in GREETINGS
