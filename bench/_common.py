@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bot.testing import serve_config, write_serve_config
+
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-api-key"
 TOKEN = "bench-token"
@@ -54,26 +56,20 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def write_config(
-    folder: Path, *, port: int, gateway_url: str, rules: Path, store: Path, extra: str = ""
-) -> Path:
-    """A `rulebot serve` config for a benchmark run."""
-    config = folder / f"config-{port}.yaml"
-    config.write_text(
-        f"""
-account: "{ACCOUNT}"
-gateway: {{url: "{gateway_url}", api_key: "${{RULEBOT_API_KEY}}", timeout_s: 5, concurrency: 64}}
-server: {{port: {port}, webhook_token: "${{RULEBOT_WEBHOOK_TOKEN}}"}}
-rules: {rules}
-store: {store}
-delivery: {{max_replies_per_hour: 1000000, poll_interval_s: 0.05}}
-log_format: text
-log_level: WARNING
-{extra}
-""",
-        encoding="utf-8",
+def write_config(folder: Path, *, port: int, gateway_url: str, rules: Path, store: Path) -> Path:
+    """A `rulebot serve` config for a benchmark run: no reply limit, few log lines."""
+    settings = serve_config(
+        account=ACCOUNT,
+        gateway_url=gateway_url,
+        store=store,
+        port=port,
+        rules=rules,
+        gateway={"timeout_s": 5, "concurrency": 64},
+        delivery={"max_replies_per_hour": 1000000},
+        log_format="text",
+        log_level="WARNING",
     )
-    return config
+    return write_serve_config(folder / f"config-{port}.yaml", settings)
 
 
 def cpu_seconds(pid: int) -> float | None:

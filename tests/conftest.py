@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bot.config import Config, DeliverySettings, GatewaySettings, ServerSettings
-from bot.demo import demo_rules_path, start_sandbox
+from bot.config import Config
+from bot.demo import start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.service import Service
+from bot.testing import serve_config
 
 # Property tests check behaviour, not speed (benchmarks do that): a busy or shared machine
 # must not fail them on hypothesis's per-example deadline or its slow-generation check.
@@ -58,20 +59,23 @@ def make_config(
     **delivery: Any,
 ) -> Config:
     """A config pointing at the sandbox, a SQLite file in tmp_path and a free port."""
-    return Config(
-        account=ACCOUNT,
-        gateway=GatewaySettings(
-            url=sandbox.send_contact_url,
+    gateway = {
+        "timeout_s": delivery.pop("timeout_s", 2.0),
+        "backoff_base_s": delivery.pop("backoff_base_s", 0.01),
+        "backoff_max_s": delivery.pop("backoff_max_s", 0.05),
+        "max_attempts": delivery.pop("max_attempts", 8),
+    }
+    return Config.model_validate(
+        serve_config(
+            account=ACCOUNT,
+            gateway_url=sandbox.send_contact_url,
+            store=store or tmp_path / "rulebot.db",
+            rules=rules,
             api_key=API_KEY,
-            timeout_s=delivery.pop("timeout_s", 2.0),
-            backoff_base_s=delivery.pop("backoff_base_s", 0.01),
-            backoff_max_s=delivery.pop("backoff_max_s", 0.05),
-            max_attempts=delivery.pop("max_attempts", 8),
-        ),
-        server=ServerSettings(port=0, webhook_token=TOKEN),
-        rules=rules or demo_rules_path(),
-        store=store or str(tmp_path / "rulebot.db"),
-        delivery=DeliverySettings(poll_interval_s=0.05, **delivery),
+            webhook_token=TOKEN,
+            gateway=gateway,
+            delivery=delivery,
+        )
     )
 
 

@@ -13,7 +13,8 @@ import pytest
 from bot.config import load_config
 from bot.errors import ConfigError
 from bot.status import render_status
-from tests.conftest import Bot
+from bot.testing import serve_config, write_serve_config
+from tests.conftest import ACCOUNT, Bot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,11 +111,16 @@ def test_secret_never_appears_in_a_config_error(tmp_path: Path) -> None:
 def test_serve_refuses_to_start_on_invalid_rules(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - name: x\n    keywords: [a]\n    reply: {contact: nobody}\n")
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"rules: {rules}\nstore: {tmp_path / 'r.db'}\ngateway: {{api_key: k}}\n"
-        "server: {webhook_token: t, port: 0}\n",
-        encoding="utf-8",
+    config = write_serve_config(
+        tmp_path / "config.yaml",
+        serve_config(
+            account=ACCOUNT,
+            gateway_url="http://127.0.0.1:9/unused",
+            store=tmp_path / "r.db",
+            rules=rules,
+            api_key="k",
+            webhook_token="t",
+        ),
     )
     done = rulebot("--config", str(config), "serve")
     assert done.returncode == 2
