@@ -13,8 +13,8 @@ import aiohttp
 import orjson
 import pytest
 
-from bot.demo import demo_rules_path
 from bot.sandbox import FaultPlan
+from bot.testing import serve_config, write_serve_config
 from tests.conftest import ACCOUNT, API_KEY, TOKEN, RunningSandbox, wait_until
 from tests.serve_process import ServeProcess, free_port, rulebot_command
 
@@ -37,25 +37,17 @@ class Served:
 async def served(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[Served]:
     port = free_port()
     store = tmp_path / "rulebot.db"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"""\
-account: "{ACCOUNT}"
-gateway:
-  url: {sandbox.send_contact_url}
-  api_key: ${{RULEBOT_API_KEY}}
-  timeout_s: 10
-server:
-  host: 127.0.0.1
-  port: {port}
-  webhook_token: ${{RULEBOT_WEBHOOK_TOKEN}}
-rules: {demo_rules_path()}
-store: {store}
-delivery:
-  poll_interval_s: 0.05
-log_format: json
-""",
-        encoding="utf-8",
+    config = write_serve_config(
+        tmp_path / "config.yaml",
+        serve_config(
+            account=ACCOUNT,
+            gateway_url=sandbox.send_contact_url,
+            store=store,
+            port=port,
+            gateway={"timeout_s": 10},
+            server={"host": "127.0.0.1"},
+            log_format="json",
+        ),
     )
     running = Served(
         ServeProcess(config, port=port, log=tmp_path / "serve.log", program=rulebot_command()),
