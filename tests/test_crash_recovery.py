@@ -17,8 +17,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.demo import demo_rules_path, start_sandbox
+from bot.demo import start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH
+from bot.testing import serve_config, write_serve_config
 from tests.conftest import ACCOUNT, API_KEY
 from tests.serve_process import ServeProcess, free_port
 
@@ -28,33 +29,24 @@ UNMATCHED_EVERY = 10  # every tenth message matches no rule
 
 
 def write_config(folder: Path, *, port: int, gateway_url: str) -> Path:
-    config = folder / "config.yaml"
-    config.write_text(
-        f"""
-account: "{ACCOUNT}"
-gateway:
-  url: {gateway_url}
-  api_key: ${{RULEBOT_API_KEY}}
-  timeout_s: 2
-  backoff_base_s: 0.05
-  backoff_max_s: 0.5
-  max_attempts: 50
-  # One send in flight at a time: a kill can leave at most one send uncertain.
-  concurrency: 1
-server:
-  port: {port}
-  webhook_token: ${{RULEBOT_WEBHOOK_TOKEN}}
-rules: {demo_rules_path()}
-store: {folder / "rulebot.db"}
-delivery:
-  max_replies_per_hour: 100
-  poll_interval_s: 0.05
-log_format: text
-log_level: WARNING
-""",
-        encoding="utf-8",
+    settings = serve_config(
+        account=ACCOUNT,
+        gateway_url=gateway_url,
+        store=folder / "rulebot.db",
+        port=port,
+        gateway={
+            "timeout_s": 2,
+            "backoff_base_s": 0.05,
+            "backoff_max_s": 0.5,
+            "max_attempts": 50,
+            # One send in flight at a time: a kill can leave at most one send uncertain.
+            "concurrency": 1,
+        },
+        delivery={"max_replies_per_hour": 100},
+        log_format="text",
+        log_level="WARNING",
     )
-    return config
+    return write_serve_config(folder / "config.yaml", settings)
 
 
 async def deliver(http: aiohttp.ClientSession, url: str, payload: dict[str, object]) -> None:
