@@ -21,9 +21,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.demo import demo_rules_path, start_sandbox
+from bot.demo import start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.store.postgres import PostgresStore
+from bot.testing import serve_config, write_serve_config
 from tests.conftest import ACCOUNT, API_KEY
 from tests.pg import postgres_schema
 from tests.serve_process import ServeProcess, free_port
@@ -41,34 +42,24 @@ DEADLINE_S = 60.0
 
 
 def write_config(folder: Path, *, port: int, gateway_url: str, store_url: str) -> Path:
-    config = folder / f"instance-{port}.yaml"
-    config.write_text(
-        f"""
-account: "{ACCOUNT}"
-gateway:
-  url: {gateway_url}
-  api_key: ${{RULEBOT_API_KEY}}
-  timeout_s: 2
-  backoff_base_s: 0.05
-  backoff_max_s: 0.5
-  max_attempts: 50
-  concurrency: 8
-server:
-  port: {port}
-  webhook_token: ${{RULEBOT_WEBHOOK_TOKEN}}
-rules: {demo_rules_path()}
-store: "{store_url}"
-delivery:
-  max_replies_per_hour: 100
-  poll_interval_s: 0.05
-  # A dead instance's claims lapse quickly and the others take its work over.
-  lease_s: 3
-log_format: text
-log_level: WARNING
-""",
-        encoding="utf-8",
+    settings = serve_config(
+        account=ACCOUNT,
+        gateway_url=gateway_url,
+        store=store_url,
+        port=port,
+        gateway={
+            "timeout_s": 2,
+            "backoff_base_s": 0.05,
+            "backoff_max_s": 0.5,
+            "max_attempts": 50,
+            "concurrency": 8,
+        },
+        # A dead instance's claims lapse quickly and the others take its work over.
+        delivery={"max_replies_per_hour": 100, "lease_s": 3},
+        log_format="text",
+        log_level="WARNING",
     )
-    return config
+    return write_serve_config(folder / f"instance-{port}.yaml", settings)
 
 
 class LoadBalancer:
