@@ -25,8 +25,9 @@ from bot.store import (
     OutboxDraft,
     open_store,
 )
+from bot.store.dialect import to_numbered_placeholders
 from bot.store.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
-from bot.store.postgres import PostgresStore, to_numbered_placeholders
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from tests.pg import postgres_schema
 

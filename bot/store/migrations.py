@@ -1,168 +1,143 @@
-"""Schema migrations, one list of statements per version, for each backend.
+"""The schema, described once; SQLite's and PostgreSQL's DDL are both rendered from it.
 
 A store runs, at open, every migration above the version it finds (SQLite: PRAGMA
 user_version; PostgreSQL: the schema_version table). Never edit a released migration: add one.
+
+Column types are the schema's own words, spelled per database by bot/store/dialect.py: ID (the
+row id), TEXT, INTEGER (flags as 0/1, counts, codes), SECONDS (unix seconds, a float) and BYTES
+(JSON payloads). Tables and columns are the same on both, so a report written for one runs on
+the other (see `Store.query`). Anything else (indexes) is portable SQL, the same text on both.
 """
 
 from __future__ import annotations
 
-SQLITE_MIGRATIONS: list[tuple[str, ...]] = [
+from dataclasses import dataclass
+
+from bot.store.dialect import POSTGRES, SQLITE, Dialect
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """CREATE TABLE: each column is "name TYPE [constraints]", TYPE one of the schema's types."""
+
+    name: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...] = ()  #: a composite key (a single one is the column's ID type)
+
+    def ddl(self, dialect: Dialect) -> str:
+        lines = []
+        for column in self.columns:
+            name, kind, *rest = column.split(" ", 2)
+            lines.append(" ".join([name, dialect.types[kind], *rest]))
+        if self.primary_key:
+            lines.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        body = ",\n    ".join(lines)
+        return f"CREATE TABLE {self.name} (\n    {body}\n)"
+
+
+#: one migration: tables and portable statements, in order
+Migration = tuple[Table | str, ...]
+
+MIGRATIONS: list[Migration] = [
     (
-        """CREATE TABLE inbox (
-            id INTEGER PRIMARY KEY,
-            message_id TEXT NOT NULL UNIQUE,
-            client TEXT NOT NULL,
-            address TEXT NOT NULL,
-            payload BLOB NOT NULL,
-            received_at REAL NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending',
-            outcome TEXT,
-            rule TEXT,
-            explanation TEXT,
-            decided_at REAL
-        )""",
+        Table(
+            "inbox",
+            (
+                "id ID",
+                "message_id TEXT NOT NULL UNIQUE",
+                "client TEXT NOT NULL",
+                "address TEXT NOT NULL",
+                "payload BYTES NOT NULL",
+                "received_at SECONDS NOT NULL",
+                "state TEXT NOT NULL DEFAULT 'pending'",
+                "outcome TEXT",
+                "rule TEXT",
+                "explanation TEXT",
+                "decided_at SECONDS",
+            ),
+        ),
         "CREATE INDEX inbox_pending ON inbox(client, received_at) WHERE state = 'pending'",
         "CREATE INDEX inbox_received ON inbox(received_at)",
         "CREATE INDEX inbox_decided ON inbox(decided_at)",
-        """CREATE TABLE clients (
-            client TEXT PRIMARY KEY,
-            address TEXT,
-            last_message_at REAL,
-            conversation_started_at REAL,
-            gateway_window_end REAL,
-            gateway_window_reported_at REAL,
-            paused_until REAL,
-            claimed_by TEXT,
-            claim_until REAL
-        )""",
+        Table(
+            "clients",
+            (
+                "client TEXT PRIMARY KEY",
+                "address TEXT",
+                "last_message_at SECONDS",
+                "conversation_started_at SECONDS",
+                "gateway_window_end SECONDS",
+                "gateway_window_reported_at SECONDS",
+                "paused_until SECONDS",
+                "claimed_by TEXT",
+                "claim_until SECONDS",
+            ),
+        ),
         "CREATE INDEX clients_address ON clients(address)",
-        """CREATE TABLE client_replies (
-            client TEXT NOT NULL,
-            rule TEXT NOT NULL,
-            last_sent_at REAL NOT NULL,
-            PRIMARY KEY (client, rule)
-        )""",
-        """CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
-            client TEXT NOT NULL,
-            address TEXT NOT NULL,
-            rule TEXT NOT NULL,
-            reply_to TEXT,
-            contact BLOB NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at REAL NOT NULL,
-            claimed_by TEXT,
-            lease_until REAL,
-            possible_duplicate INTEGER NOT NULL DEFAULT 0,
-            gateway_unique TEXT,
-            reason INTEGER,
-            error_code TEXT,
-            error TEXT,
-            delivery_status TEXT,
-            delivery_at REAL,
-            created_at REAL NOT NULL,
-            finished_at REAL
-        )""",
+        Table(
+            "client_replies",
+            (
+                "client TEXT NOT NULL",
+                "rule TEXT NOT NULL",
+                "last_sent_at SECONDS NOT NULL",
+            ),
+            primary_key=("client", "rule"),
+        ),
+        Table(
+            "outbox",
+            (
+                "id ID",
+                "client TEXT NOT NULL",
+                "address TEXT NOT NULL",
+                "rule TEXT NOT NULL",
+                "reply_to TEXT",
+                "contact BYTES NOT NULL",
+                "state TEXT NOT NULL DEFAULT 'pending'",
+                "attempts INTEGER NOT NULL DEFAULT 0",
+                "next_attempt_at SECONDS NOT NULL",
+                "claimed_by TEXT",
+                "lease_until SECONDS",
+                "possible_duplicate INTEGER NOT NULL DEFAULT 0",
+                "gateway_unique TEXT",
+                "reason INTEGER",
+                "error_code TEXT",
+                "error TEXT",
+                "delivery_status TEXT",
+                "delivery_at SECONDS",
+                "created_at SECONDS NOT NULL",
+                "finished_at SECONDS",
+            ),
+        ),
         "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state IN ('pending', 'sending')",
         "CREATE INDEX outbox_unique ON outbox(gateway_unique)",
         "CREATE INDEX outbox_client ON outbox(client, created_at)",
         "CREATE INDEX outbox_finished ON outbox(finished_at)",
-        """CREATE TABLE conversations (
-            client TEXT NOT NULL,
-            started_at REAL NOT NULL
-        )""",
+        Table("conversations", ("client TEXT NOT NULL", "started_at SECONDS NOT NULL")),
         "CREATE INDEX conversations_started ON conversations(started_at)",
-        """CREATE TABLE events (
-            id INTEGER PRIMARY KEY,
-            at REAL NOT NULL,
-            kind TEXT NOT NULL,
-            detail TEXT NOT NULL
-        )""",
+        Table(
+            "events",
+            ("id ID", "at SECONDS NOT NULL", "kind TEXT NOT NULL", "detail TEXT NOT NULL"),
+        ),
         "CREATE INDEX events_at ON events(at)",
     ),
+    (
+        # The hand-off check looks for a send in flight to an address. Version 1 created this
+        # index on PostgreSQL only; IF NOT EXISTS gives it to SQLite and leaves PostgreSQL as is.
+        "CREATE INDEX IF NOT EXISTS outbox_address ON outbox(address) WHERE state = 'sending'",
+    ),
 ]
+
+
+def render(migrations: list[Migration], dialect: Dialect) -> list[tuple[str, ...]]:
+    """Each migration as the statements `dialect` runs."""
+    return [
+        tuple(step.ddl(dialect) if isinstance(step, Table) else step for step in migration)
+        for migration in migrations
+    ]
+
+
+SQLITE_MIGRATIONS = render(MIGRATIONS, SQLITE)
+POSTGRES_MIGRATIONS = render(MIGRATIONS, POSTGRES)
 
 #: PostgreSQL keeps its version here (one row); created before the first migration runs.
 POSTGRES_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
-
-# Same tables and columns as SQLite, so reports written for one run on the other (see
-# PostgresStore.query): unix-second times as DOUBLE PRECISION, flags as INTEGER 0/1, payloads as
-# the same JSON bytes (BYTEA).
-POSTGRES_MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE inbox (
-            id BIGSERIAL PRIMARY KEY,
-            message_id TEXT NOT NULL UNIQUE,
-            client TEXT NOT NULL,
-            address TEXT NOT NULL,
-            payload BYTEA NOT NULL,
-            received_at DOUBLE PRECISION NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending',
-            outcome TEXT,
-            rule TEXT,
-            explanation TEXT,
-            decided_at DOUBLE PRECISION
-        )""",
-        "CREATE INDEX inbox_pending ON inbox(client, received_at) WHERE state = 'pending'",
-        "CREATE INDEX inbox_received ON inbox(received_at)",
-        "CREATE INDEX inbox_decided ON inbox(decided_at)",
-        """CREATE TABLE clients (
-            client TEXT PRIMARY KEY,
-            address TEXT,
-            last_message_at DOUBLE PRECISION,
-            conversation_started_at DOUBLE PRECISION,
-            gateway_window_end DOUBLE PRECISION,
-            gateway_window_reported_at DOUBLE PRECISION,
-            paused_until DOUBLE PRECISION,
-            claimed_by TEXT,
-            claim_until DOUBLE PRECISION
-        )""",
-        "CREATE INDEX clients_address ON clients(address)",
-        """CREATE TABLE client_replies (
-            client TEXT NOT NULL,
-            rule TEXT NOT NULL,
-            last_sent_at DOUBLE PRECISION NOT NULL,
-            PRIMARY KEY (client, rule)
-        )""",
-        """CREATE TABLE outbox (
-            id BIGSERIAL PRIMARY KEY,
-            client TEXT NOT NULL,
-            address TEXT NOT NULL,
-            rule TEXT NOT NULL,
-            reply_to TEXT,
-            contact BYTEA NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at DOUBLE PRECISION NOT NULL,
-            claimed_by TEXT,
-            lease_until DOUBLE PRECISION,
-            possible_duplicate INTEGER NOT NULL DEFAULT 0,
-            gateway_unique TEXT,
-            reason INTEGER,
-            error_code TEXT,
-            error TEXT,
-            delivery_status TEXT,
-            delivery_at DOUBLE PRECISION,
-            created_at DOUBLE PRECISION NOT NULL,
-            finished_at DOUBLE PRECISION
-        )""",
-        "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state IN ('pending', 'sending')",
-        "CREATE INDEX outbox_unique ON outbox(gateway_unique)",
-        "CREATE INDEX outbox_client ON outbox(client, created_at)",
-        "CREATE INDEX outbox_address ON outbox(address) WHERE state = 'sending'",
-        "CREATE INDEX outbox_finished ON outbox(finished_at)",
-        """CREATE TABLE conversations (
-            client TEXT NOT NULL,
-            started_at DOUBLE PRECISION NOT NULL
-        )""",
-        "CREATE INDEX conversations_started ON conversations(started_at)",
-        """CREATE TABLE events (
-            id BIGSERIAL PRIMARY KEY,
-            at DOUBLE PRECISION NOT NULL,
-            kind TEXT NOT NULL,
-            detail TEXT NOT NULL
-        )""",
-        "CREATE INDEX events_at ON events(at)",
-    ),
-]

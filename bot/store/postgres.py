@@ -21,6 +21,7 @@ import asyncpg
 import orjson
 
 from bot.errors import StoreError
+from bot.store.dialect import to_numbered_placeholders
 from bot.store.migrations import POSTGRES_MIGRATIONS, POSTGRES_VERSION_TABLE
 from bot.store.rows import (
     FINAL_STATES,
@@ -248,40 +249,6 @@ def _safe_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     netloc = f"{parts.username or ''}:***@{host}"
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def to_numbered_placeholders(sql: str) -> str:
-    """SQLite's `?` placeholders -> PostgreSQL's `$1..$n`; quoted text and comments kept as is."""
-    out: list[str] = []
-    number = 0
-    i = 0
-    while i < len(sql):
-        char = sql[i]
-        if char in "'\"":
-            end = sql.find(char, i + 1)
-            while end != -1 and sql[end + 1 : end + 2] == char:  # doubled quote: an escape
-                end = sql.find(char, end + 2)
-            end = len(sql) if end == -1 else end + 1
-            out.append(sql[i:end])
-            i = end
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            end = len(sql) if end == -1 else end
-            out.append(sql[i:end])
-            i = end
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            end = len(sql) if end == -1 else end + 2
-            out.append(sql[i:end])
-            i = end
-        elif char == "?":
-            number += 1
-            out.append(f"${number}")
-            i += 1
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
 
 
 def _count(status: str) -> int:
