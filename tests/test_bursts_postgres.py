@@ -31,6 +31,7 @@ import pytest
 from bot.demo import start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.store.postgres import PostgresStore
+from bot.testing import serve_config, write_serve_config
 from tests.conftest import ACCOUNT, API_KEY, wait_until
 from tests.pg import postgres_schema
 from tests.serve_process import ServeProcess, free_port
@@ -66,29 +67,18 @@ class Instance(ServeProcess):
         max_replies_per_hour: int,
     ) -> None:
         port = free_port()
-        config = folder / f"{name}.yaml"
-        config.write_text(
-            f"""
-account: "{ACCOUNT}"
-gateway:
-  url: {gateway}
-  api_key: ${{RULEBOT_API_KEY}}
-  timeout_s: 2
-  backoff_base_s: 0.05
-  backoff_max_s: 0.5
-server:
-  port: {port}
-  webhook_token: ${{RULEBOT_WEBHOOK_TOKEN}}
-rules: {rules}
-store: "{store_url}"
-delivery:
-  max_replies_per_hour: {max_replies_per_hour}
-  poll_interval_s: 0.05
-log_format: text
-log_level: WARNING
-""",
-            encoding="utf-8",
+        settings = serve_config(
+            account=ACCOUNT,
+            gateway_url=gateway,
+            store=store_url,
+            port=port,
+            rules=rules,
+            gateway={"timeout_s": 2, "backoff_base_s": 0.05, "backoff_max_s": 0.5},
+            delivery={"max_replies_per_hour": max_replies_per_hour},
+            log_format="text",
+            log_level="WARNING",
         )
+        config = write_serve_config(folder / f"{name}.yaml", settings)
         super().__init__(config, port=port, log=folder / f"{name}.log", name=name)
 
     async def decisions(self, http: aiohttp.ClientSession) -> Counter[str]:
