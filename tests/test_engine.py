@@ -427,9 +427,11 @@ rules:
     burst = [msg("hi", "a"), msg("I need sales", "b")]
     decision = decide_burst(burst, greeting_first, NEW, WED_NOON)
     assert [(r.rule, r.reply_to) for r in decision.replies] == [("sales", "b")]
-    # A single message still follows the file's order: the greeting listed first wins.
+    # A single message too: a rule without keywords answers only when no keyword rule does.
     alone = decide(msg("I need sales", "c"), greeting_first, NEW, WED_NOON)
-    assert [r.rule for r in alone.replies] == ["greeting"]
+    assert [r.rule for r in alone.replies] == ["sales"]
+    hello = decide(msg("hello there", "d"), greeting_first, NEW, WED_NOON)
+    assert [r.rule for r in hello.replies] == ["greeting"]
 
 
 def test_burst_fallback_quotes_the_first_message(rules: RuleSet) -> None:

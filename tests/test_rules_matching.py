@@ -133,14 +133,34 @@ def test_fuzzy_never_applies_to_short_words(rules: RuleSet) -> None:
     assert first_rule(rules, "my cat") is None
 
 
-def test_fuzzy_is_scoped_to_its_own_rule(rules: RuleSet) -> None:
-    # "slaes" is a typo of sales, but the sales rule is not fuzzy
-    assert first_rule(rules, "slaes") is None
+def test_fuzzy_widens_typos_only_for_its_own_rule(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+        contacts: {a: {name: A, phone: "052-555-0123"}}
+        rules:
+          - {name: menu, keywords: [menu], reply: {contact: a}}
+          - {name: cart, keywords: [cart], fuzzy: true, reply: {contact: a}}
+        """),
+        encoding="utf-8",
+    )
+    rules = load_rules(path)
+    # four letters: too short for a typo by default, allowed where the rule says fuzzy
+    assert first_rule(rules, "the manu please") is None
+    assert first_rule(rules, "my crat is empty") == "cart"
+
+
+def test_typos_in_longer_words_are_read_without_fuzzy(rules: RuleSet) -> None:
+    # five letters and more: one letter wrong, swapped or missing is still the word
+    assert first_rule(rules, "slaes") == "sales"
+    assert first_rule(rules, "suport please") == "support"
+    # ... but a longer word that merely contains the keyword is another word
+    assert first_rule(rules, "supportive friends") is None
 
 
 def test_fuzzy_rule_explains_what_was_typed(rules: RuleSet) -> None:
     found = rules.match("delivrey").rule_match(3)
-    assert found == "delivery (typed 'delivrey')"
+    assert found == "'delivrey' read as 'delivery' (typo)"
 
 
 def test_fuzzy_matches_the_documented_example(tmp_path: Path) -> None:

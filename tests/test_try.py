@@ -82,7 +82,7 @@ def test_shows_the_rule_and_every_card_field(shop: Path, rules: RuleSet) -> None
         "",
         "at Wed 2026-11-25 12:00:00; client: first message ever",
         "  message 1: 'אני צריך מכירות'",
-        "    words match: sales (מכירות)",
+        "    words match: sales ('מכירות')",
         "  -> reply: Rule 'sales' matched 'מכירות'.",
         "     card 'sales' from rule 'sales', quoting message 1:",
         "       contact_name: דנה – מכירות",
@@ -195,7 +195,7 @@ def test_result_as_plain_data_for_a_playground(rules: RuleSet) -> None:
     burst = data["bursts"][0]
     assert burst["outcome"] == "reply"
     assert [m["text"] for m in burst["messages"]] == ["hi", "price?"]
-    assert burst["messages"][1]["matches"] == [["sales", "price"]]
+    assert burst["messages"][1]["matches"] == [["sales", "'price'"]]
     assert burst["replies"] == [
         {
             "rule": "sales",

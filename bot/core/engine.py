@@ -168,13 +168,13 @@ def _already_sent(rule: str, once_per: str | None, moment: Moment, tz: tzinfo) -
 def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int]) -> str:
     """Why rule `index` won over the rules it outranked, and which keywords were negated."""
     parts = []
+    mine = scan.strength(index)
     beaten = [
         other
         for other in ranked
-        if other != index and scan.strength(other) > 0.05 and scan.rule_match(other)
+        if other != index and 0.05 < scan.strength(other) < mine and scan.rule_match(other)
     ]
     if beaten:
-        mine = scan.strength(index)
         others = ", ".join(
             f"'{rules.rules[o].name}' ({scan.rule_match(o)}, {scan.strength(o):.2f})"
             for o in beaten[:2]

@@ -48,6 +48,8 @@ ARABIC_FORMATIVES = ("بت", "بن", "بي", "است", "ست", "م", "ت", "ي",
 _HEBREW_VOWEL_LETTERS = str.maketrans("", "", "וי")
 _ARABIC_VOWEL_LETTERS = str.maketrans("", "", "اوي")
 _ENGLISH = Stemmer.Stemmer("english")
+#: English endings that make another word, not another form ("supportive" is not "support")
+_DERIVED = ("ive", "ives", "ful", "less", "ness", "ly", "able", "ible", "ity", "ous", "ism")
 #: a stem needs this many letters left after a suffix is removed
 _MIN_HEBREW_STEM = 2
 _MIN_ARABIC_STEM = 3
@@ -93,7 +95,7 @@ def english_stems(word: str) -> tuple[str, ...]:
     Snowball writes 'delivery' as 'deliveri' but 'delivered' as 'deliv', and 'certified' as
     'certifi' but 'certificate' as 'certif': the second key lets those pairs meet.
     """
-    if len(word) < 3 or not word.isalpha():
+    if len(word) < 3 or not word.isalpha() or word.endswith(_DERIVED):
         return (word,)
     stem = _ENGLISH.stemWord(word)
     found = [stem]

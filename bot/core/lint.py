@@ -204,7 +204,7 @@ def _examples(ruleset: RuleSet, rule: CompiledRule, diagnostics: Diagnostics) ->
     for position, text in enumerate(rule.not_examples):
         found = ruleset.match(text).rule_match(rule.index)
         if found is not None:
-            on = "it has no keywords" if found == "any message" else f"on '{found}'"
+            on = "it has no keywords" if found == "any message" else f"on {found}"
             diagnostics.error(
                 f"not_example '{text}' matches rule '{rule.name}' ({on})",
                 rule.origin.source,

@@ -306,6 +306,8 @@ class KeywordIndex:
                         grade = min(level, entry.level)
                         if grade < EXACT and (not words.forms or position < greeting_end):
                             continue
+                        if grade == ROOT and _merely_contains(variant, entry.words[0]):
+                            continue
                         end = position + len(entry.words)
                         if len(entry.words) > 1:
                             rest = _rest_grade(entry.words[1:], tokens[position + 1 : end], words)
@@ -362,9 +364,9 @@ class KeywordIndex:
         word: str,
         prefixed: bool,
     ) -> None:
-        distance = DamerauLevenshtein.distance(typed, word, score_cutoff=2)
-        if distance == 0 or distance > 2:
+        if not is_typo(typed, word):
             return
+        distance = DamerauLevenshtein.distance(typed, word, score_cutoff=2)
         for entry in self._entries.get(word, ()):
             if entry.level != EXACT:
                 continue
@@ -406,6 +408,11 @@ class KeywordIndex:
             return
 
 
+def _merely_contains(word: str, keyword: str) -> bool:
+    """A longer word that holds the keyword whole is another word ('תמכירות' is not 'מכירות')."""
+    return len(word) > len(keyword) and keyword in word
+
+
 def _how(grade: int, prefixed: bool) -> str:
     if grade == EXACT:
         return "prefix" if prefixed else "exact"
@@ -428,9 +435,9 @@ def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> i
                     level = min(level, wanted[key])
                     if level == EXACT or rule.forms:
                         best = level if best is None else max(best, level)
-            if best is None and typo_distance(word, fuzzy=rule.fuzzy):
+            if best is None and is_typo(variant, word):
                 distance = DamerauLevenshtein.distance(variant, word, score_cutoff=2)
-                if 0 < distance <= typo_distance(word, fuzzy=rule.fuzzy):
+                if distance <= typo_distance(word, fuzzy=rule.fuzzy):
                     best = _TYPO
         if best is None:
             return None
@@ -507,9 +514,22 @@ def token_variants(token: str) -> tuple[tuple[str, bool], ...]:
     found: dict[str, bool] = {}
     for spelled in (token, *squeezed(token)):
         for i, stem in enumerate(prefix_stems(spelled)):
-            if len(stem) >= MIN_STEM:
+            if i == 0 or len(stem) >= MIN_STEM:
                 found.setdefault(stem, i > 0)
     return tuple(found.items())
+
+
+def is_typo(typed: str, word: str) -> bool:
+    """True if `typed` may be a misspelling of `word` (not the word, nor a word around it).
+
+    A longer word that merely contains the keyword ("supportive", "תמכירות") is another word,
+    and so is the keyword behind a prefix (handled, with its switch, as a prefix).
+    """
+    if typed == word or DamerauLevenshtein.distance(typed, word, score_cutoff=2) > 2:
+        return False
+    if len(typed) != len(word) and (word in typed or typed in word):
+        return False
+    return word not in prefix_stems(typed)
 
 
 def typo_distance(word: str, *, fuzzy: bool) -> int:
