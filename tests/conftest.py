@@ -56,9 +56,11 @@ def make_config(
     *,
     rules: Path | None = None,
     store: str | None = None,
+    admin_token: str | None = None,
     **delivery: Any,
 ) -> Config:
-    """A config pointing at the sandbox, a SQLite file in tmp_path and a free port."""
+    """A config pointing at the sandbox, a SQLite file in tmp_path and a free port (the
+    dashboard on when `admin_token` is given; other options are delivery settings)."""
     gateway = {
         "timeout_s": delivery.pop("timeout_s", 2.0),
         "backoff_base_s": delivery.pop("backoff_base_s", 0.01),
@@ -75,6 +77,7 @@ def make_config(
             webhook_token=TOKEN,
             gateway=gateway,
             delivery=delivery,
+            admin_token=admin_token,
         )
     )
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 from yarl import URL
 
 from bot.admin.pages import mask_client
 from bot.admin.signin import COOKIE, session_value
 from bot.sandbox import FaultPlan
 from bot.store import reports
-from tests.conftest import TOKEN, Bot, RunningSandbox, make_config
+from tests.conftest import TOKEN, Bot
 from tests.pg import postgres_schema
 
 BotFactory = Callable[..., Awaitable[Bot]]
@@ -23,11 +21,8 @@ CLIENT = "972541234567"
 
 
 @pytest.fixture
-async def admin_bot(bot_factory: BotFactory, tmp_path: Path, sandbox: RunningSandbox) -> Bot:
-    config = make_config(tmp_path, sandbox).model_copy(
-        update={"admin_token": SecretStr(ADMIN_TOKEN)}
-    )
-    return await bot_factory(config=config)
+async def admin_bot(bot_factory: BotFactory) -> Bot:
+    return await bot_factory(admin_token=ADMIN_TOKEN)
 
 
 @pytest.fixture
@@ -148,12 +143,9 @@ async def test_dashboard_shows_today_rules_and_recent_messages_with_masked_clien
 
 
 async def test_dashboard_explains_failures_in_plain_words(
-    bot_factory: BotFactory, tmp_path: Path, sandbox: RunningSandbox, browser: aiohttp.ClientSession
+    bot_factory: BotFactory, browser: aiohttp.ClientSession
 ) -> None:
-    config = make_config(tmp_path, sandbox, max_attempts=1).model_copy(
-        update={"admin_token": SecretStr(ADMIN_TOKEN)}
-    )
-    bot = await bot_factory(config=config)
+    bot = await bot_factory(max_attempts=1, admin_token=ADMIN_TOKEN)
     bot.sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=("http500",))
     await bot.client_writes(CLIENT, "sales please")
     await bot.settle()
@@ -221,15 +213,10 @@ def test_hidden_number_ids_show_only_their_last_four_digits() -> None:
 @pytest.mark.postgres
 async def test_dashboard_queries_run_on_postgresql(
     bot_factory: BotFactory,
-    tmp_path: Path,
-    sandbox: RunningSandbox,
     browser: aiohttp.ClientSession,
 ) -> None:
     async with postgres_schema() as url:
-        config = make_config(tmp_path, sandbox, store=url).model_copy(
-            update={"admin_token": SecretStr(ADMIN_TOKEN)}
-        )
-        bot = await bot_factory(config=config)
+        bot = await bot_factory(store=url, admin_token=ADMIN_TOKEN)
         assert reports.dialect_of(bot.service.store) == "postgresql"
         await bot.client_writes(CLIENT, "sales please")
         await bot.client_writes("972541234568", "what's the weather like?")

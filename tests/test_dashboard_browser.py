@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from bot.sandbox import FaultPlan
-from tests.conftest import Bot, Clock, RunningSandbox, make_config
+from tests.conftest import Bot, Clock
 
 pytestmark = pytest.mark.browser
 
@@ -65,16 +64,11 @@ async def chromium() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def shop(
-    bot_factory: BotFactory, tmp_path: Path, sandbox: RunningSandbox, clock: Clock
-) -> Bot:
+async def shop(bot_factory: BotFactory, tmp_path: Path, clock: Clock) -> Bot:
     """A bot with a week of traffic: busier in the day, a few unanswered, one failure."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    config = make_config(tmp_path, sandbox, rules=rules, max_attempts=1).model_copy(
-        update={"admin_token": SecretStr(ADMIN_TOKEN)}
-    )
-    bot = await bot_factory(config=config)
+    bot = await bot_factory(rules=rules, max_attempts=1, admin_token=ADMIN_TOKEN)
     texts = ["hi, what's the price?", "my order is broken, support please", "are you open?",
              "מה המחיר?", "sales please", "תקלה במוצר"]  # fmt: skip
     start = -7 * 24 + 2
