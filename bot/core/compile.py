@@ -30,10 +30,10 @@ from bot.core.conditions import (
     parse_days,
     parse_time_range,
 )
+from bot.core.cues import is_greeting
 from bot.core.diagnostics import Diagnostics, SourceMap
 from bot.core.diagnostics import Path as NodePath
 from bot.core.loader import ParsedFile
-from bot.core.cues import is_greeting
 from bot.core.matcher import RuleWords, key_of
 from bot.core.model import RuleModel, WhenModel
 from bot.core.ruleset import (

@@ -22,15 +22,18 @@ def _phrases(*phrases: str) -> frozenset[tuple[str, ...]]:
 
 #: "not X": a keyword right after one of these (within three words) does not count
 NEGATORS = _words(
-    "not no dont don't doesnt isnt without never nothing nope",
-    "לא בלי אין אל ללא",
-    "مش مو ما لا بدون بلاش ماشي mish msh mesh mush la2 ma",
+    "not dont don't doesnt isnt without never nope",
+    "לא בלי אל ללא",
+    "مش مو ما لا بدون بلاش mish msh mesh mush la2",
 )
+#: "no X" and "אין X" usually say X is missing ("no receipt in my email"), which is about X;
+#: they negate only with a word of need: "no need for X", "אין צורך ב-X", "no X needed"
+ABSENCE = _words("no", "אין", "ما في")
 #: "X is not needed": a keyword followed by a negator and one of these does not count
 NOT_NEEDED = _words(
-    "needed necessary need required",
-    "צריך צריכה צריכים נחוץ",
-    "بدي بدنا لازم ضروري",
+    "needed necessary need required more",
+    "צריך צריכה צריכים נחוץ צורך",
+    "بدي بدنا لازم ضروري داعي",
 )
 #: "…, just Y": ends a negation's reach ("not X, just Y")
 NEGATION_STOPS = _words("just only but rather", "רק אלא פשוט אבל", "بس فقط لكن bas")
@@ -38,8 +41,9 @@ NEGATION_STOPS = _words("just only but rather", "רק אלא פשוט אבל", "
 #: the clause says "this is the point"
 FOCUS = _words(
     "main mainly mostly important urgent urgently priority first question now really",
-    "בעיקר העיקר עיקר דחוף קודם הכי רק עכשיו פשוט חשוב",
-    "الاهم المهم اهم مهم هلق هلأ هلا بس فقط ضروري مستعجل اول",
+    "regarding",
+    "בעיקר העיקר עיקר דחוף קודם הכי רק עכשיו פשוט חשוב לגבי בקשר",
+    "الاهم المهم اهم مهم هلق هلأ هلا بس فقط ضروري مستعجل اول بخصوص",
 )
 #: the clause asks for something
 REQUEST = _words(
@@ -50,7 +54,6 @@ REQUEST = _words(
 #: the clause is background: later, by the way, also, past, thanks for something done
 BACKGROUND = _words(
     "later also btw maybe thinking before yesterday last got loved love thanks thank great ago",
-    "next time",
     "אחכ אחר אולי גם אתמול קיבלתי תודה ראיתי ראינו היה שעשיתי",
     "بعدين كمان امبارح شكرا يسلمو كنت اجيت قبل",
 )
@@ -62,7 +65,7 @@ SOCIAL = _words(
     "thanks thank thx ty great amazing awesome perfect lovely love loved ok okay cool nice",
     "wonderful best gorgeous lol",
     "תודה תודות מעולה מדהים מושלם אחלה סבבה יופי מותק אוהבת אוהב",
-    "شكرا يسلمو يسلموا تسلم ممتاز رائع حلو زاكي العافيه الله يعطيكم",
+    "شكرا يسلمو يسلموا تسلم ممتاز رائع حلو زاكي",
     "спасибо",
 )
 #: words of advertising and spam: such a message is never answered
@@ -71,6 +74,9 @@ SPAM = _words(
     "לחצו הלוואות הלוואה הגרלה זכית",
     "اشترك اربح مجانا مجاني ربحت قرض",
 )
+#: common words that look like a prefix and a keyword but are another word: "בתור" is "as"
+#: (not "in the queue"), "بدور" is "I am looking for" (not "with a turn")
+HOMOGRAPHS = _words("בתור כתור", "بدور بدو")
 #: greetings, whole: a rule whose keywords are mostly these answers any of them
 GREETINGS = _phrases(
     "hi", "hii", "hiya", "hello", "hey", "heya", "yo", "howdy", "greetings", "hey there",

@@ -82,10 +82,10 @@ def word_keys(word: str) -> tuple[tuple[str, int], ...]:
         for root in _roots(stem, HEBREW_FORMATIVES, _HEBREW_VOWEL_LETTERS, word):
             keys.setdefault(root, ROOT)
     elif script == "ar":
-        stem = arabic_stem(word)
-        keys.setdefault(stem, FORM)
-        for root in _roots(stem, ARABIC_FORMATIVES, _ARABIC_VOWEL_LETTERS, word):
-            keys.setdefault(root, ROOT)
+        for stem in arabic_stems(word):
+            keys.setdefault(stem, FORM)
+            for root in _roots(stem, ARABIC_FORMATIVES, _ARABIC_VOWEL_LETTERS, word):
+                keys.setdefault(root, ROOT)
     return tuple(keys.items())
 
 
@@ -111,12 +111,13 @@ def hebrew_stem(word: str) -> str:
     return _strip_suffix(word, HEBREW_SUFFIXES, _MIN_HEBREW_STEM + 1)
 
 
-def arabic_stem(word: str) -> str:
-    """`word` without up to two suffixes (a pronoun after a plural or verb ending)."""
-    stem = _strip_suffix(word, ARABIC_SUFFIXES, _MIN_ARABIC_STEM)
-    if stem != word:
-        stem = _strip_suffix(stem, ARABIC_SUFFIXES, _MIN_ARABIC_STEM)
-    return stem
+def arabic_stems(word: str) -> tuple[str, ...]:
+    """`word` without one suffix, and without two (a pronoun after a plural or verb ending)."""
+    once = _strip_suffix(word, ARABIC_SUFFIXES, _MIN_ARABIC_STEM)
+    if once == word:
+        return (word,)
+    twice = _strip_suffix(once, ARABIC_SUFFIXES, _MIN_ARABIC_STEM)
+    return (once, twice) if twice != once else (once,)
 
 
 def _strip_suffix(word: str, suffixes: tuple[str, ...], keep: int) -> str:

@@ -15,6 +15,7 @@ ties.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import regex
 from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.core import cues
-from bot.core.forms import EXACT, FORM, ROOT, script_of, squeezed, word_keys
+from bot.core.forms import EXACT, FORM, ROOT, squeezed, word_keys
 from bot.core.text import MIN_STEM, prefix_stems, tokenize
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class MessageMatch:
             if rule not in self.evidence:
                 self._check_always(rule)
         scored = []
-        for rule, evidence in self.evidence.items():
+        for rule, _evidence in self.evidence.items():
             if rule in self.vetoes:
                 continue
             strength = self.strength(rule)
@@ -203,7 +204,8 @@ class MessageMatch:
             return True
         if _QUESTION.search(self.text):
             return False
-        return any(t in cues.SOCIAL for t in tokens) and not any(t in cues.REQUEST for t in tokens)
+        rest = tokens[cues.greeting_at(tokens, 0) :]
+        return any(t in cues.SOCIAL for t in rest) and not any(t in cues.REQUEST for t in rest)
 
     @property
     def spam(self) -> bool:
@@ -297,6 +299,8 @@ class KeywordIndex:
         greeting_end = cues.greeting_at(tokens, 0)
         matched_tokens: set[int] = set()
         for position, token in enumerate(tokens):
+            if token in cues.HOMOGRAPHS:
+                continue
             for variant, prefixed in token_variants(token):
                 for key, level in word_keys(variant):
                     for entry in entries.get(key, ()):
@@ -328,15 +332,14 @@ class KeywordIndex:
                 found.vetoes.setdefault(entry.rule, entry.keyword)
             return
         shown = " ".join(found.tokens[start:end])
+        new = Evidence(entry.rule, entry.keyword, shown, how, start, end)
         evidence = found.evidence.setdefault(entry.rule, [])
         for i, item in enumerate(evidence):
             if item.start == start:
-                if WEIGHTS[how] * len(entry.words) > WEIGHTS[item.how] * len(
-                    tokenize(item.keyword)
-                ):
-                    evidence[i] = Evidence(entry.rule, entry.keyword, shown, how, start, end)
+                if new.weight > item.weight:
+                    evidence[i] = new
                 return
-        evidence.append(Evidence(entry.rule, entry.keyword, shown, how, start, end))
+        evidence.append(new)
 
     def _typos(
         self, found: MessageMatch, tokens: list[str], matched: set[int], greeting_end: int
@@ -383,7 +386,8 @@ class KeywordIndex:
             self._record(found, entry, "typo", position, end)
 
     def _greetings(self, found: MessageMatch, tokens: list[str]) -> None:
-        """Greeting rules: any greeting near the start counts, their words later do not."""
+        """Greeting rules: any greeting near the start counts; their words later, or only
+        resembling a greeting (a typo, another form), do not."""
         greeting_rules = [i for i, r in enumerate(self.rules) if r.greeting]
         for rule in greeting_rules:
             evidence = found.evidence.get(rule)
@@ -391,7 +395,7 @@ class KeywordIndex:
                 found.evidence[rule] = [
                     Evidence(rule, e.keyword, e.found, "greeting", e.start, e.end)
                     for e in evidence
-                    if e.start < GREETING_REACH
+                    if e.start < GREETING_REACH and e.how in ("exact", "prefix")
                 ]
         if not greeting_rules:
             return
@@ -409,8 +413,9 @@ class KeywordIndex:
 
 
 def _merely_contains(word: str, keyword: str) -> bool:
-    """A longer word that holds the keyword whole is another word ('תמכירות' is not 'מכירות')."""
-    return len(word) > len(keyword) and keyword in word
+    """A longer word that holds a keyword of four letters or more whole is another word
+    ('תמכירות' is not 'מכירות'); a three-letter root with a verb's prefix is a form ('احجز')."""
+    return len(keyword) >= 4 and len(word) > len(keyword) and keyword in word
 
 
 def _how(grade: int, prefixed: bool) -> str:
@@ -448,26 +453,36 @@ def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> i
 def _mark_negations(found: MessageMatch) -> None:
     """Mark evidence the message negates: "not X", "לא צריך X", "X לא צריך"."""
     tokens = found.tokens
-    if not any(t in cues.NEGATORS for t in tokens):
+    if not any(t in cues.NEGATORS or t in cues.ABSENCE for t in tokens):
         return
-    for rule, evidence in found.evidence.items():
+    for _rule, evidence in found.evidence.items():
         for i, item in enumerate(evidence):
             if item.how in ("pattern", "any") or not _is_negated(tokens, item.start, item.end):
                 continue
-            evidence[i] = Evidence(
-                rule, item.keyword, item.found, item.how, item.start, item.end, negated=True
-            )
+            evidence[i] = dataclasses.replace(item, negated=True)
 
 
 def _is_negated(tokens: list[str], start: int, end: int) -> bool:
+    absent = False
     for back in range(start - 1, max(-1, start - 1 - NEGATION_REACH), -1):
         token = tokens[back]
-        if token in cues.NEGATION_STOPS:
+        if _is_cue(token, cues.NEGATION_STOPS):
             break
         if token in cues.NEGATORS:
             return True
+        if token in cues.ABSENCE:
+            absent = True
+        elif _is_cue(token, cues.NOT_NEEDED) and back > 0 and tokens[back - 1] in cues.ABSENCE:
+            return True  # "no need for X", "אין צורך ב-X"
     after = tokens[end : end + 2]
-    return len(after) == 2 and after[0] in cues.NEGATORS and after[1] in cues.NOT_NEEDED
+    if absent:  # "no X needed"
+        return any(_is_cue(t, cues.NOT_NEEDED) for t in after)
+    return len(after) == 2 and after[0] in cues.NEGATORS and _is_cue(after[1], cues.NOT_NEEDED)
+
+
+def _is_cue(token: str, words: frozenset[str]) -> bool:
+    """`token`, or `token` without a Hebrew/Arabic prefix, is one of `words`."""
+    return any(variant in words for variant, _ in token_variants(token))
 
 
 def clause_weights(text: str, count: int) -> list[float]:
@@ -480,7 +495,7 @@ def clause_weights(text: str, count: int) -> list[float]:
     weights: list[float] = []
     after_contrast = False
     pieces = _CLAUSE.split(text)
-    marks = _CLAUSE.findall(text) + [""]
+    marks = [*_CLAUSE.findall(text), ""]
     for piece, mark in zip(pieces, marks, strict=False):
         words = tokenize(piece)
         if not words:
@@ -488,21 +503,21 @@ def clause_weights(text: str, count: int) -> list[float]:
         # "X but Y" inside one clause: split at the contrast word
         parts: list[list[str]] = [[]]
         for word in words:
-            if word in cues.CONTRAST and parts[-1]:
+            if _is_cue(word, cues.CONTRAST) and parts[-1]:
                 parts.append([])
             parts[-1].append(word)
         for n, part in enumerate(parts):
             weight = 1.0
-            weight += 0.5 * min(2, sum(w in cues.FOCUS for w in part))
-            weight += 0.3 * min(1, sum(w in cues.REQUEST for w in part))
-            weight -= 0.4 * min(2, sum(w in cues.BACKGROUND for w in part))
+            weight += 0.5 * min(2, sum(_is_cue(w, cues.FOCUS) for w in part))
+            weight += 0.3 * min(1, sum(_is_cue(w, cues.REQUEST) for w in part))
+            weight -= 0.4 * min(2, sum(_is_cue(w, cues.BACKGROUND) for w in part))
             if "?" in mark or "؟" in mark:
                 weight += 0.2
             if after_contrast or n > 0:
                 weight += 0.3
             weights.extend([max(0.2, weight)] * len(part))
             after_contrast = False
-        after_contrast = bool(words) and words[-1] in cues.CONTRAST
+        after_contrast = bool(words) and _is_cue(words[-1], cues.CONTRAST)
     if len(weights) != count:  # a split that changed the words: weigh all alike
         return [1.0] * count
     return weights
@@ -535,14 +550,13 @@ def is_typo(typed: str, word: str) -> bool:
 def typo_distance(word: str, *, fuzzy: bool) -> int:
     """How many letters may be wrong in a word of this length (0: no typo tolerance).
 
-    Hebrew and Arabic write few vowels, so their words are shorter for the same meaning: four
-    letters there are about six in English.
+    Five letters allow one (two from nine); `fuzzy: true` counts every word one letter longer.
+    Four-letter Hebrew and Arabic words stay exact by default: measured on the quality set,
+    allowing them a typo added wrong cards ('חניה' read as 'חינה') and no right ones.
     """
     if not word.isalpha():
         return 0
     length = len(word)
-    if script_of(word) in ("he", "ar"):
-        length += 1
     if fuzzy:
         length += 1
     if length >= 9:
