@@ -181,9 +181,7 @@ def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int
         )
         parts.append(f" (main topic, {mine:.2f}, over {others})")
     negated = [
-        f"'{e.found}' for '{rules.rules[r].name}'"
-        for r in range(len(rules.rules))
-        for e in scan.negated(r)
+        f"'{e.found}' for '{rules.rules[r].name}'" for r in scan.evidence for e in scan.negated(r)
     ]
     if negated:
         parts.append(f" (not counted, negated: {', '.join(negated[:3])})")

@@ -82,14 +82,14 @@ class Evidence:
     start: int  #: first word (token index)
     end: int  #: one past the last word
     negated: bool = False
+    size: int = 1  #: words in the keyword
 
     @property
     def weight(self) -> float:
         """How strongly this evidence says the message is about its rule."""
         if self.negated:
             return 0.0
-        size = len(tokenize(self.keyword)) if self.how not in ("pattern", "any") else 1
-        return WEIGHTS[self.how] * (1 + PHRASE_BONUS * (size - 1))
+        return WEIGHTS[self.how] * (1 + PHRASE_BONUS * (self.size - 1))
 
     def describe(self) -> str:
         """'shipped' is a form of 'shipping', in words an owner reads."""
@@ -172,7 +172,8 @@ class MessageMatch:
         if not topical:
             # a greeting or a rule without keywords: only when nothing else answers
             return 0.01 if any(e.how == "greeting" for e in evidence) else 0.0
-        clauses = self._clause_weights() if self._index.rank_by_clause else None
+        # clauses can only change an answer where two rules or more have evidence
+        clauses = self._clause_weights() if len(self.evidence) > 1 else None
         total = 0.0
         for item in topical:
             weight = item.weight
@@ -269,8 +270,7 @@ class KeywordIndex:
                     count += 1
                     self._add(_Entry(i, is_exclude, keyword, tokens, EXACT), words)
         self._count = count
-        #: rank by clause only where it can change an answer: two rules or more
-        self.rank_by_clause = len(self.rules) > 1
+        self._greeting_rules = tuple(i for i, r in enumerate(self.rules) if r.greeting)
 
     def _add(self, entry: _Entry, words: RuleWords) -> None:
         first = entry.words[0]
@@ -332,7 +332,7 @@ class KeywordIndex:
                 found.vetoes.setdefault(entry.rule, entry.keyword)
             return
         shown = " ".join(found.tokens[start:end])
-        new = Evidence(entry.rule, entry.keyword, shown, how, start, end)
+        new = Evidence(entry.rule, entry.keyword, shown, how, start, end, size=len(entry.words))
         evidence = found.evidence.setdefault(entry.rule, [])
         for i, item in enumerate(evidence):
             if item.start == start:
@@ -351,12 +351,12 @@ class KeywordIndex:
         for position, token in enumerate(tokens):
             if position in matched or position < greeting_end or len(token) < 3:
                 continue
-            for variant, prefixed in token_variants(token):
-                if typo_distance(variant, fuzzy=True) == 0:
-                    continue
-                for probe in deletions(variant):
-                    for word in near.get(probe, ()):
-                        self._typo_hit(found, tokens, position, variant, word, prefixed)
+            for variant, prefixed, probes in _typo_probes(token):
+                for probe in probes:
+                    words = near.get(probe)
+                    if words:
+                        for word in words:
+                            self._typo_hit(found, tokens, position, variant, word, prefixed)
 
     def _typo_hit(
         self,
@@ -388,12 +388,12 @@ class KeywordIndex:
     def _greetings(self, found: MessageMatch, tokens: list[str]) -> None:
         """Greeting rules: any greeting near the start counts; their words later, or only
         resembling a greeting (a typo, another form), do not."""
-        greeting_rules = [i for i, r in enumerate(self.rules) if r.greeting]
+        greeting_rules = self._greeting_rules
         for rule in greeting_rules:
             evidence = found.evidence.get(rule)
             if evidence:
                 found.evidence[rule] = [
-                    Evidence(rule, e.keyword, e.found, "greeting", e.start, e.end)
+                    dataclasses.replace(e, how="greeting")
                     for e in evidence
                     if e.start < GREETING_REACH and e.how in ("exact", "prefix")
                 ]
@@ -480,6 +480,16 @@ def _is_negated(tokens: list[str], start: int, end: int) -> bool:
     return len(after) == 2 and after[0] in cues.NEGATORS and _is_cue(after[1], cues.NOT_NEEDED)
 
 
+@lru_cache(maxsize=16384)
+def _clause_cues(token: str) -> tuple[bool, bool, bool]:
+    """Whether `token` marks its clause as the point, a request, or background."""
+    return (
+        _is_cue(token, cues.FOCUS),
+        _is_cue(token, cues.REQUEST),
+        _is_cue(token, cues.BACKGROUND),
+    )
+
+
 def _is_cue(token: str, words: frozenset[str]) -> bool:
     """`token`, or `token` without a Hebrew/Arabic prefix, is one of `words`."""
     return any(variant in words for variant, _ in token_variants(token))
@@ -507,10 +517,13 @@ def clause_weights(text: str, count: int) -> list[float]:
                 parts.append([])
             parts[-1].append(word)
         for n, part in enumerate(parts):
-            weight = 1.0
-            weight += 0.5 * min(2, sum(_is_cue(w, cues.FOCUS) for w in part))
-            weight += 0.3 * min(1, sum(_is_cue(w, cues.REQUEST) for w in part))
-            weight -= 0.4 * min(2, sum(_is_cue(w, cues.BACKGROUND) for w in part))
+            focus = request = background = 0
+            for word in part:
+                is_focus, is_request, is_background = _clause_cues(word)
+                focus += is_focus
+                request += is_request
+                background += is_background
+            weight = 1.0 + 0.5 * min(2, focus) + 0.3 * min(1, request) - 0.4 * min(2, background)
             if "?" in mark or "؟" in mark:
                 weight += 0.2
             if after_contrast or n > 0:
@@ -545,6 +558,16 @@ def is_typo(typed: str, word: str) -> bool:
     if len(typed) != len(word) and (word in typed or typed in word):
         return False
     return word not in prefix_stems(typed)
+
+
+@lru_cache(maxsize=16384)
+def _typo_probes(token: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
+    """For each variant of a message word long enough to hold a typo, its deletion keys."""
+    return tuple(
+        (variant, prefixed, deletions(variant))
+        for variant, prefixed in token_variants(token)
+        if typo_distance(variant, fuzzy=True)
+    )
 
 
 def typo_distance(word: str, *, fuzzy: bool) -> int:
