@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from bot.errors import StoreError
 from bot.store.migrations import SQLITE_MIGRATIONS
+from bot.store.sql_store import settle
 
 T = TypeVar("T")
 _MAX_BATCH = 512
@@ -119,16 +120,7 @@ class DatabaseThread:
             failure = StoreError(f"SQLite commit failed: {exc}")
             results = [(None, failure)] * len(batch)
         for (_fn, _args, future, loop), (value, error) in zip(batch, results, strict=True):
-            loop.call_soon_threadsafe(_settle, future, value, error)
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller went away; the work is committed all the same
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+            loop.call_soon_threadsafe(settle, future, value, error)
 
 
 def _translate(exc: Exception) -> Exception:

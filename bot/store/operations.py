@@ -1,0 +1,380 @@
+"""What both stores do alike, written once: each operation is a coroutine over a `Connection`
+and runs inside the caller's transaction (SQLite: the database thread's; PostgreSQL: one pooled
+connection's).
+
+Statements are written in SQLite's words with `?` placeholders; the connection renders them for
+its database (bot/store/dialect.py), and the few words that differ are asked of
+`conn.dialect`. What only one database does (claiming, storing webhooks in bulk, recovering)
+lives in sqlite.py and postgres.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from bot.errors import StoreError
+from bot.store.dialect import Dialect
+from bot.store.rows import ClientRecord, DecidedBatch, OutboxItem, StoreStats
+
+CONVERSATION_S = 24 * 3600
+#: delivery statuses only move forward (webhooks may arrive out of order)
+STATUS_RANK = {"sent": 1, "delivered": 2, "failed": 2, "read": 3, "played": 4}
+#: most `?` in one `IN (...)` list (SQLite allows 999 variables in all on old builds)
+_IN_LIST = 400
+
+
+class Connection(Protocol):
+    """One transaction's connection, the same for both databases. Rows are read by column name
+    (`row["client"]`) or position (`row[0]`)."""
+
+    dialect: Dialect
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; returns the rows it changed."""
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement once per row of arguments (nothing for no rows)."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """All rows of a query."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any | None:
+        """The first row of a query, or None."""
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        """The first column of the first row, or None."""
+
+
+def chunks(items: Sequence[str]) -> list[tuple[Sequence[str], str]]:
+    """Slices small enough for an `IN (...)` list, each with its `?, ?, ...` placeholders."""
+    slices = [items[start : start + _IN_LIST] for start in range(0, len(items), _IN_LIST)]
+    return [(chunk, ",".join("?" * len(chunk))) for chunk in slices]
+
+
+def burst_due(first_at: float, last_at: float, window_s: float, max_wait_s: float) -> float:
+    """When a client's pending messages are ready: the burst window after the last one, but no
+    later than the longest wait after the first."""
+    return min(last_at + window_s, first_at + max_wait_s)
+
+
+async def clients_with_pending(
+    conn: Connection, now: float, window_s: float, max_wait_s: float
+) -> tuple[dict[str, float], float | None]:
+    """Unclaimed clients whose messages are ready, oldest first, each with when it fell due;
+    and when the next of the others will be ready."""
+    rows = await conn.fetch(
+        "SELECT i.client, MIN(i.received_at) AS first_at, MAX(i.received_at) AS last_at "
+        "FROM inbox i JOIN clients c ON c.client = i.client "
+        "WHERE i.state = 'pending' AND (c.claim_until IS NULL OR c.claim_until < ?) "
+        "GROUP BY i.client ORDER BY first_at",
+        now,
+    )
+    ready: dict[str, float] = {}
+    next_due: float | None = None
+    for row in rows:
+        due = burst_due(row["first_at"], row["last_at"], window_s, max_wait_s)
+        if due > now:
+            next_due = due if next_due is None else min(next_due, due)
+        else:
+            ready[row["client"]] = due
+    return ready, next_due
+
+
+async def client_records(
+    conn: Connection, clients: Sequence[str], now: float
+) -> dict[str, ClientRecord]:
+    """What deciding needs about each client, read with a few queries for all of them."""
+    rows: dict[str, Any] = {}
+    replies: dict[str, dict[str, float]] = {client: {} for client in clients}
+    last_hour: dict[str, int] = {}
+    greatest = conn.dialect.greatest
+    for chunk, marks in chunks(clients):
+        # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
+        # message names the number, the client's own messages their from_id): match by address.
+        for row in await conn.fetch(
+            "SELECT c.client, c.last_message_at, c.conversation_started_at, "
+            f"{greatest}(COALESCE(c.paused_until, 0), COALESCE((SELECT MAX(p.paused_until) "
+            "FROM clients p WHERE p.address = c.address), 0)) AS paused_until "
+            f"FROM clients c WHERE c.client IN ({marks})",
+            *chunk,
+        ):
+            rows[row["client"]] = row
+        for reply in await conn.fetch(
+            f"SELECT client, rule, last_sent_at FROM client_replies WHERE client IN ({marks})",
+            *chunk,
+        ):
+            replies[reply["client"]][reply["rule"]] = reply["last_sent_at"]
+        for count in await conn.fetch(
+            "SELECT client, COUNT(*) AS n FROM outbox "
+            f"WHERE client IN ({marks}) AND created_at > ? GROUP BY client",
+            *chunk,
+            now - 3600,
+        ):
+            last_hour[count["client"]] = count["n"]
+    records = {}
+    for client in clients:
+        row = rows.get(client)
+        conversation = row["conversation_started_at"] if row else None
+        if conversation is not None and now - conversation >= CONVERSATION_S:
+            conversation = None
+        records[client] = ClientRecord(
+            client=client,
+            last_message_at=row["last_message_at"] if row else None,
+            conversation_started_at=conversation,
+            replies_sent=replies[client],
+            paused_until=(row["paused_until"] or None) if row else None,
+            replies_last_hour=last_hour.get(client, 0),
+        )
+    return records
+
+
+async def finish_batches(conn: Connection, items: Sequence[DecidedBatch], now: float) -> list[bool]:
+    """Record each batch whose claim still holds (False for the others): messages decided,
+    sends queued, once-per marks, the client's last message time; the claim released."""
+    owners: dict[str, str | None] = {}
+    for chunk, marks in chunks([item.batch.client for item in items]):
+        # Locked until commit where instances share the database: nobody takes the client over
+        # between this check and the writes, so a lapsed claim never records a second decision.
+        for row in await conn.fetch(
+            f"SELECT client, claimed_by FROM clients WHERE client IN ({marks})"
+            f"{conn.dialect.for_update}",
+            *chunk,
+        ):
+            owners[row[0]] = row[1]
+    recorded = [owners.get(item.batch.client) == item.batch.claim for item in items]
+    kept = [item for item, ok in zip(items, recorded, strict=True) if ok]
+    await conn.executemany(
+        "UPDATE inbox SET state = 'done', outcome = ?, rule = ?, explanation = ?, decided_at = ? "
+        "WHERE message_id = ? AND state = 'pending'",
+        [
+            (o.outcome, o.rule, o.explanation, now, o.message_id)
+            for item in kept
+            for o in item.outcomes
+        ],
+    )
+    drafts = [d for item in kept for d in item.drafts]
+    await conn.executemany(
+        "INSERT INTO outbox(client, address, rule, reply_to, contact, next_attempt_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (d.client, d.address, d.rule, d.reply_to, orjson.dumps(dict(d.contact)), now, now)
+            for d in drafts
+        ],
+    )
+    await conn.executemany(
+        "INSERT INTO client_replies(client, rule, last_sent_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (client, rule) DO UPDATE SET last_sent_at = excluded.last_sent_at",
+        [(d.client, d.rule, now) for d in drafts],
+    )
+    await conn.executemany(
+        f"UPDATE clients SET last_message_at = {conn.dialect.greatest}("
+        "COALESCE(last_message_at, 0), ?), claimed_by = NULL, claim_until = NULL WHERE client = ?",
+        [(item.last_message_at, item.batch.client) for item in kept],
+    )
+    return recorded
+
+
+async def finish_batch(conn: Connection, decided: DecidedBatch, now: float) -> None:
+    """finish_batches for one batch; StoreError if its claim lapsed (nothing is written)."""
+    if not (await finish_batches(conn, (decided,), now))[0]:
+        client = decided.batch.client
+        raise StoreError(f"the claim on client {client} lapsed; another worker has it")
+
+
+def outbox_item(row: Any, *, attempts: int, possible_duplicate: bool) -> OutboxItem:
+    """A claimed outbox row (joined with its client's window columns) as the sender takes it."""
+    return OutboxItem(
+        id=row["id"],
+        client=row["client"],
+        address=row["address"],
+        rule=row["rule"],
+        reply_to=row["reply_to"],
+        contact=orjson.loads(row["contact"]),
+        attempts=attempts,
+        created_at=row["created_at"],
+        possible_duplicate=possible_duplicate,
+        client_last_message_at=row["last_message_at"],
+        gateway_window_end=row["gateway_window_end"],
+        gateway_window_reported_at=row["gateway_window_reported_at"],
+    )
+
+
+async def mark_sent(
+    conn: Connection, item_id: int, unique: str, now: float, window_left_min: float | None
+) -> None:
+    client = await conn.fetchval(
+        "UPDATE outbox SET state = 'sent', gateway_unique = ?, finished_at = ?, error = NULL, "
+        "claimed_by = NULL, lease_until = NULL WHERE id = ? RETURNING client",
+        unique,
+        now,
+        item_id,
+    )
+    if client is None:
+        return
+    # Locked, so two instances finishing sends to one client start one conversation, not two.
+    started = await conn.fetchval(
+        f"SELECT conversation_started_at FROM clients WHERE client = ?{conn.dialect.for_update}",
+        client,
+    )
+    # Billing: a 24 h conversation starts when we send and none is running.
+    if started is None or now - started >= CONVERSATION_S:
+        await conn.execute(
+            "UPDATE clients SET conversation_started_at = ? WHERE client = ?", now, client
+        )
+        await conn.execute(
+            "INSERT INTO conversations(client, started_at) VALUES (?, ?)", client, now
+        )
+    if window_left_min is not None:
+        await conn.execute(
+            "UPDATE clients SET gateway_window_end = ?, gateway_window_reported_at = ? "
+            "WHERE client = ?",
+            now + window_left_min * 60,
+            now,
+            client,
+        )
+
+
+async def mark_retry(conn: Connection, item_id: int, error: str, next_attempt_at: float) -> None:
+    await conn.execute(
+        "UPDATE outbox SET state = 'pending', error = ?, next_attempt_at = ?, claimed_by = NULL, "
+        "lease_until = NULL WHERE id = ?",
+        error,
+        next_attempt_at,
+        item_id,
+    )
+
+
+async def mark_final(
+    conn: Connection,
+    item_id: int,
+    state: str,
+    code: str,
+    reason: int | None,
+    error: str,
+    now: float,
+) -> None:
+    await conn.execute(
+        "UPDATE outbox SET state = ?, error_code = ?, reason = ?, error = ?, finished_at = ?, "
+        "claimed_by = NULL, lease_until = NULL WHERE id = ?",
+        state,
+        code,
+        reason,
+        error,
+        now,
+        item_id,
+    )
+
+
+async def record_status(conn: Connection, unique: str, status: str, now: float) -> bool:
+    row = await conn.fetchrow(
+        "SELECT id, delivery_status FROM outbox WHERE gateway_unique = ? "
+        f"LIMIT 1{conn.dialect.for_update}",
+        unique,
+    )
+    if row is None:
+        return False
+    if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(row["delivery_status"] or "", 0):
+        await conn.execute(
+            "UPDATE outbox SET delivery_status = ?, delivery_at = ? WHERE id = ?",
+            status,
+            now,
+            row["id"],
+        )
+    return True
+
+
+async def record_outgoing(
+    conn: Connection, unique: str, client: str, now: float, pause_until: float
+) -> bool:
+    if await conn.fetchval("SELECT 1 FROM outbox WHERE gateway_unique = ? LIMIT 1", unique):
+        return False  # the gateway echoing the bot's own send
+    # The echo of a send can overtake the gateway's answer to it: a send in flight to this
+    # client means the echo is most likely ours, not a person's.
+    if await conn.fetchval(
+        "SELECT 1 FROM outbox WHERE (client = ? OR address = ?) AND state = 'sending' LIMIT 1",
+        client,
+        client,
+    ):
+        return False
+    greatest = conn.dialect.greatest
+    changed = await conn.execute(
+        f"UPDATE clients SET paused_until = {greatest}(COALESCE(paused_until, 0), ?) "
+        "WHERE client = ? OR address = ?",
+        pause_until,
+        client,
+        client,
+    )
+    if changed == 0:
+        # Another instance may be storing this client's first message right now.
+        await conn.execute(
+            "INSERT INTO clients(client, address, paused_until) VALUES (?, ?, ?) "
+            f"ON CONFLICT (client) DO UPDATE SET paused_until = {greatest}("
+            "COALESCE(clients.paused_until, 0), excluded.paused_until)",
+            client,
+            client,
+            pause_until,
+        )
+    await record_event(conn, "handoff", client, now)
+    return True
+
+
+async def record_event(conn: Connection, kind: str, detail: str, now: float) -> None:
+    await conn.execute(
+        "INSERT INTO events(at, kind, detail) VALUES (?, ?, ?)", now, kind, detail[:500]
+    )
+
+
+async def stats(conn: Connection, since: float) -> StoreStats:
+    counts = await conn.fetchrow(
+        "SELECT "
+        "(SELECT COUNT(*) FROM inbox WHERE state = 'pending') AS inbox_pending, "
+        "(SELECT COUNT(*) FROM outbox WHERE state = 'pending') AS outbox_pending, "
+        "(SELECT COUNT(*) FROM outbox WHERE state = 'sending') AS outbox_in_flight, "
+        "(SELECT COUNT(*) FROM inbox WHERE received_at >= ?) AS received, "
+        "(SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1 AND created_at >= ?) "
+        "  AS possible_duplicates, "
+        "(SELECT COUNT(*) FROM conversations WHERE started_at >= ?) AS conversations",
+        since,
+        since,
+        since,
+    )
+    assert counts is not None  # a SELECT without FROM always has its one row
+    outcomes = await conn.fetch(
+        "SELECT outcome, COUNT(*) FROM inbox WHERE decided_at >= ? GROUP BY outcome", since
+    )
+    sends = await conn.fetch(
+        "SELECT state, COUNT(*) FROM outbox WHERE finished_at >= ? GROUP BY state", since
+    )
+    errors = await conn.fetch(
+        "SELECT COALESCE(finished_at, next_attempt_at), state, error FROM outbox "
+        "WHERE error IS NOT NULL ORDER BY COALESCE(finished_at, next_attempt_at) DESC LIMIT 5"
+    )
+    return StoreStats(
+        inbox_pending=counts["inbox_pending"],
+        outbox_pending=counts["outbox_pending"],
+        outbox_in_flight=counts["outbox_in_flight"],
+        received=counts["received"],
+        outcomes={r[0]: r[1] for r in outcomes},
+        sends={r[0]: r[1] for r in sends},
+        possible_duplicates=counts["possible_duplicates"],
+        conversations=counts["conversations"],
+        recent_errors=tuple((r[0], r[1] or "error", r[2]) for r in errors),
+    )
+
+
+async def prune(conn: Connection, older_than: float) -> int:
+    statements = (
+        "DELETE FROM inbox WHERE state = 'done' AND received_at < ?",
+        "DELETE FROM outbox WHERE state IN ('sent', 'failed', 'refused', 'window_expired') "
+        "AND finished_at < ?",
+        "DELETE FROM conversations WHERE started_at < ?",
+        "DELETE FROM events WHERE at < ?",
+    )
+    return sum([await conn.execute(sql, older_than) for sql in statements])
+
+
+async def query(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [dict(row) for row in await conn.fetch(sql, *params)]

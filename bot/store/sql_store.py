@@ -1,0 +1,118 @@
+"""The store's interface implemented once over bot/store/operations.py; SqliteStore and
+PostgresStore add how they run an operation (`_run`) and what only their database does."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from bot.store import operations as ops
+from bot.store.rows import (
+    FINAL_STATES,
+    ClientBatch,
+    ClientRecord,
+    DecidedBatch,
+    InboxRow,
+    OutboxItem,
+    StoreStats,
+)
+
+T = TypeVar("T")
+
+
+class SqlStore(ABC):
+    """Everything both stores do alike; see bot/store/base.py for what each method promises."""
+
+    @abstractmethod
+    async def _run(self, operation: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        """Run `operation(connection, *args)` in one transaction."""
+
+    # -- what each database does its own way ----------------------------------------------------
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abstractmethod
+    async def add_inbound(self, row: InboxRow, received_at: float) -> bool: ...
+
+    @abstractmethod
+    async def recover(self, now: float) -> int: ...
+
+    @abstractmethod
+    async def claim_clients(
+        self,
+        *,
+        now: float,
+        window_s: float,
+        max_wait_s: float,
+        limit: int,
+        worker: str,
+        lease_s: float,
+    ) -> tuple[list[ClientBatch], float | None]: ...
+
+    @abstractmethod
+    async def claim_sends(
+        self, *, now: float, limit: int, worker: str, lease_s: float
+    ) -> tuple[list[OutboxItem], float | None]: ...
+
+    # -- the same on both -----------------------------------------------------------------------
+
+    async def client_record(self, client: str, now: float) -> ClientRecord:
+        return (await self._run(ops.client_records, (client,), now))[client]
+
+    async def finish_batch(self, decided: DecidedBatch, now: float) -> None:
+        await self._run(ops.finish_batch, decided, now)
+
+    async def finish_batches(self, items: Sequence[DecidedBatch], now: float) -> list[bool]:
+        return await self._run(ops.finish_batches, tuple(items), now)
+
+    async def mark_sent(
+        self, item_id: int, *, unique: str, now: float, window_left_min: float | None
+    ) -> None:
+        await self._run(ops.mark_sent, item_id, unique, now, window_left_min)
+
+    async def mark_retry(self, item_id: int, *, error: str, next_attempt_at: float) -> None:
+        await self._run(ops.mark_retry, item_id, error, next_attempt_at)
+
+    async def mark_final(
+        self, item_id: int, *, state: str, code: str, reason: int | None, error: str, now: float
+    ) -> None:
+        if state not in FINAL_STATES or state == "sent":
+            raise ValueError(f"not a final failure state: {state}")
+        await self._run(ops.mark_final, item_id, state, code, reason, error, now)
+
+    async def record_status(self, unique: str, status: str, now: float) -> bool:
+        return await self._run(ops.record_status, unique, status, now)
+
+    async def record_outgoing(
+        self, *, unique: str, client: str, now: float, pause_until: float
+    ) -> bool:
+        return await self._run(ops.record_outgoing, unique, client, now, pause_until)
+
+    async def record_event(self, kind: str, detail: str, now: float) -> None:
+        await self._run(ops.record_event, kind, detail, now)
+
+    async def stats(self, *, since: float, now: float) -> StoreStats:
+        return await self._run(ops.stats, since)
+
+    async def prune(self, *, older_than: float) -> int:
+        return await self._run(ops.prune, older_than)
+
+    async def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Rows as dicts (for the dashboard and tests); `?` placeholders on both databases."""
+        return await self._run(ops.query, sql, params)
+
+
+def settle(future: asyncio.Future[T], value: T, error: BaseException | None) -> None:
+    """Hand a result to a waiting caller, unless it went away (the work is done all the same)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
