@@ -455,9 +455,18 @@ def _mark_negations(found: MessageMatch) -> None:
     tokens = found.tokens
     if not any(t in cues.NEGATORS or t in cues.ABSENCE for t in tokens):
         return
+    clauses = clause_ids(found.text, len(tokens))
     for _rule, evidence in found.evidence.items():
         for i, item in enumerate(evidence):
-            if item.how in ("pattern", "any") or not _is_negated(tokens, item.start, item.end):
+            if item.how in ("pattern", "any"):
+                continue
+            # a negation reaches to the end of its clause, no further
+            first, last = item.start, item.end
+            while first > 0 and clauses[first - 1] == clauses[item.start]:
+                first -= 1
+            while last < len(tokens) and clauses[last] == clauses[item.start]:
+                last += 1
+            if not _is_negated(tokens[first:last], item.start - first, item.end - first):
                 continue
             evidence[i] = dataclasses.replace(item, negated=True)
 
@@ -493,6 +502,14 @@ def _clause_cues(token: str) -> tuple[bool, bool, bool]:
 def _is_cue(token: str, words: frozenset[str]) -> bool:
     """`token`, or `token` without a Hebrew/Arabic prefix, is one of `words`."""
     return any(variant in words for variant, _ in token_variants(token))
+
+
+def clause_ids(text: str, count: int) -> list[int]:
+    """For each of the text's `count` words, the number of the clause (punctuation apart)."""
+    ids: list[int] = []
+    for number, piece in enumerate(_CLAUSE.split(text)):
+        ids.extend([number] * len(tokenize(piece)))
+    return ids if len(ids) == count else [0] * count
 
 
 def clause_weights(text: str, count: int) -> list[float]:

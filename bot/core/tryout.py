@@ -57,16 +57,26 @@ class TryResult:
         """Plain data (JSON-ready) for a web playground."""
         by_id = {m.id: m for burst in self.bursts for m in burst.messages}
         return {
+            "rules": [str(p) for p in self.ruleset.files],
             "version": self.ruleset.version,
             "timezone": str(self.ruleset.timezone),
             "bursts": [
                 {
                     "decided_at": burst.decided_at.isoformat(),
+                    "client": {
+                        "first_message": burst.client.last_message_at is None,
+                        "replies_sent": {
+                            rule: when.isoformat()
+                            for rule, when in burst.client.replies_sent.items()
+                        },
+                    },
                     "outcome": burst.decision.outcome,
                     "explanation": burst.decision.explanation,
                     "messages": [
                         {
                             "number": m.number,
+                            "id": m.id,
+                            "at": m.at.isoformat(),
                             "text": m.text,
                             "words": m.words,
                             "matches": [list(pair) for pair in m.matches],
@@ -78,6 +88,7 @@ class TryResult:
                             "rule": r.rule,
                             "contact": r.card.key,
                             "quotes": by_id[r.reply_to].number,
+                            "reply_to": r.reply_to,
                             "fields": r.card.gateway_fields(),
                         }
                         for r in burst.decision.replies

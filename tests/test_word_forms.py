@@ -1,0 +1,223 @@
+"""How words are matched: forms, roots, typos, negation and the main topic, in each language."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.core import RuleSet, load_rules
+from bot.core.forms import squeezed, word_keys
+from bot.core.text import tokenize
+
+BOOK = """\
+contacts:
+  desk: {name: Desk, phone: "052-555-0123"}
+  courier: {name: Courier, phone: "052-555-0124"}
+  pickup: {name: Pickup, phone: "052-555-0125"}
+  repairs: {name: Repairs, phone: "052-555-0126"}
+  bills: {name: Bills, phone: "052-555-0127"}
+  hello: {name: Hello, phone: "052-555-0128"}
+rules:
+  - name: prices
+    keywords: [price, "how much", מחיר, "כמה עולה", سعر, قديش]
+    reply: {contact: desk}
+  - name: delivery
+    keywords: [delivery, shipping, משלוח, שליח, توصيل]
+    reply: {contact: courier}
+  - name: takeaway
+    keywords: [takeaway, "pick up", איסוף, استلام]
+    reply: {contact: pickup}
+  - name: appointment
+    keywords: [appointment, תור, موعد, حجز]
+    reply: {contact: desk}
+  - name: repair
+    keywords: [repair, תיקון, تصليح]
+    reply: {contact: repairs}
+  - name: billing
+    keywords: [invoice, refund, receipt, חשבונית]
+    reply: {contact: bills}
+  - name: strict
+    keywords: [kosher]
+    forms: false
+    reply: {contact: desk}
+fallback:
+  reply: {contact: desk}
+"""
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    path = tmp_path_factory.mktemp("forms") / "book.yaml"
+    path.write_text(BOOK, encoding="utf-8")
+    return load_rules(path)
+
+
+def answer(rules: RuleSet, text: str) -> str | None:
+    """The rule that would answer `text` (conditions aside), as the engine ranks them."""
+    scan = rules.match(text)
+    for index in scan.candidates():
+        if scan.rule_match(index) is not None:
+            return rules.rules[index].name
+    return None
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("was my order shipped yet?", "delivery"),
+        ("are you delivering tonight?", "delivery"),
+        ("where are my invoices", "billing"),
+        ("refunds take how long?", "billing"),
+        ("repairing a bike, can you?", "repair"),
+    ],
+)
+def test_english_word_forms_match(rules: RuleSet, text: str, rule: str) -> None:
+    assert answer(rules, text) == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("אתם עושים משלוחים לחיפה?", "delivery"),  # plural
+        ("אפשר לשלוח לי הביתה?", "delivery"),  # the verb of the noun, behind a prefix
+        ("זה כבר נשלח?", "delivery"),  # passive verb, same root
+        ("השליחים שלכם מגיעים לנשר?", "delivery"),  # prefix + plural
+        ("יש תורים פנויים?", "appointment"),
+        ("צריך לתקן את האופניים", "repair"),  # verb of תיקון
+    ],
+)
+def test_hebrew_word_forms_match(rules: RuleSet, text: str, rule: str) -> None:
+    assert answer(rules, text) == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("شو المواعيد الفاضية؟", "appointment"),  # broken plural
+        ("بدي أأجل موعدي", "appointment"),  # possessive
+        ("حجزت عندكم لبكرا", "appointment"),  # past tense
+        ("بتوصلوا لعكا؟", "delivery"),  # colloquial verb of توصيل
+        ("ايمتى بتخلصو تصلحوها؟", "repair"),
+    ],
+)
+def test_arabic_word_forms_match(rules: RuleSet, text: str, rule: str) -> None:
+    assert answer(rules, text) == rule
+
+
+def test_forms_can_be_turned_off_per_rule(rules: RuleSet) -> None:
+    assert answer(rules, "are you kosher?") == "strict"
+    assert rules.match("koshers").rule_match(6) is None
+
+
+def test_try_explains_a_form_and_a_root(rules: RuleSet) -> None:
+    assert rules.match("shipped").rule_match(1) == "'shipped', a form of 'shipping'"
+    assert rules.match("נשלח").rule_match(1) == "'נשלח', same root as 'משלוח'"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "explained"),
+    [
+        ("delivry to haifa?", "delivery", "'delivry' read as 'delivery' (typo)"),
+        ("can I get a reciept", "billing", "'reciept' read as 'receipt' (typo)"),
+        ("מלשוח לקריות?", "delivery", "'מלשוח' read as 'משלוח' (typo)"),
+        ("في توصبل؟", "delivery", "'توصبل' read as 'توصيل' (typo)"),
+    ],
+)
+def test_a_typo_in_a_long_word_is_read_as_the_keyword(
+    rules: RuleSet, text: str, rule: str, explained: str
+) -> None:
+    assert answer(rules, text) == rule
+    index = rules.rule_names.index(rule)
+    assert rules.match(text).rule_match(index) == explained
+
+
+@pytest.mark.parametrize("text", ["repairable", "תמשלוח", "invoicesss2"])
+def test_a_longer_word_holding_a_keyword_is_another_word(rules: RuleSet, text: str) -> None:
+    assert answer(rules, text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("not delivery, we'll pick up", "takeaway"),
+        ("לא צריך משלוח, אני אבוא לאיסוף", "takeaway"),
+        ("مش بدي توصيل، بدي استلام", "takeaway"),
+        ("משלוח לא צריך, רק איסוף", "takeaway"),
+    ],
+)
+def test_a_negated_keyword_does_not_count(rules: RuleSet, text: str, rule: str) -> None:
+    assert answer(rules, text) == rule
+
+
+def test_no_x_is_about_x_unless_a_need_word_says_otherwise(rules: RuleSet) -> None:
+    assert answer(rules, "I paid but no receipt in my email") == "billing"
+    assert answer(rules, "no refund needed, thanks") is None
+    assert answer(rules, "אין צורך במשלוח") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # the point of the message wins over what it mentions on the way
+        ("thanks for the repair last week! now I need a delivery", "delivery"),
+        ("רציתי לשאול על תיקון אבל קודם כל - המשלוח שלי יצא?", "delivery"),
+        ("بدي اطلب توصيل هلأ، وبعدين بسأل عن التصليح", "delivery"),
+        # a phrase is stronger evidence than one word
+        ("how much is the repair?", "prices"),
+    ],
+)
+def test_the_main_topic_wins_not_the_first_rule(rules: RuleSet, text: str, rule: str) -> None:
+    assert answer(rules, text) == rule
+
+
+def test_file_order_breaks_a_tie(rules: RuleSet) -> None:
+    assert answer(rules, "price and delivery") == "prices"
+    assert answer(rules, "delivery and price") == "prices"
+
+
+@pytest.mark.parametrize("text", ["אני כאן בתור לקוח ותיק", "بدور على شغل عندكم"])
+def test_common_homographs_are_not_a_prefix_and_a_keyword(rules: RuleSet, text: str) -> None:
+    # "בתור" is "as", "بدور" is "I am looking for": neither asks for an appointment
+    assert answer(rules, text) is None
+
+
+def test_greeting_rules_answer_any_greeting_only_when_nothing_else_does(tmp_path: Path) -> None:
+    path = tmp_path / "hello.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+        contacts: {a: {name: A, phone: "052-555-0123"}}
+        rules:
+          - {name: hello, keywords: [hi, hello, שלום], first_message: true, reply: {contact: a}}
+          - {name: nails, keywords: [manicure, מניקור], reply: {contact: a}}
+        """),
+        encoding="utf-8",
+    )
+    rules = load_rules(path)
+    assert answer(rules, "ערב טוב") == "hello"  # a greeting the owner did not list
+    assert answer(rules, "hiya 😊") == "hello"
+    assert answer(rules, "היי, עושים מניקור?") == "nails"
+    assert answer(rules, "Do you teach Hi-Fi prototyping?") is None  # not at the start
+    assert answer(rules, "אני לקוחה שלכם כבר שנים") is None  # 'שלכם' only looks like 'שלום'
+
+
+@pytest.mark.parametrize(
+    ("text", "social"),
+    [
+        ("תודה רבה!! 🙏", True),
+        ("👍", True),
+        ("يسلمو ايديكم، السيارة صارت متل الفل", True),
+        ("thanks, and can I get a receipt?", False),
+        ("يعطيكم العافية", False),  # a greeting: the fallback may answer it
+    ],
+)
+def test_thanks_and_emoji_ask_for_nothing(rules: RuleSet, text: str, social: bool) -> None:
+    assert rules.match(text).social is social
+
+
+def test_word_keys_and_squeezing() -> None:
+    assert dict(word_keys(tokenize("משלוחים")[0]))["משלוח"] == 2
+    assert dict(word_keys(tokenize("مواعيد")[0]))["معد"] == 1
+    assert squeezed("pleeease") == ("please", "pleease")
+    assert squeezed("ok") == ()
