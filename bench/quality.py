@@ -133,7 +133,10 @@ def _row(label: str, group: list[Scored]) -> str:
 
 def report(results: list[Scored], show_wrong: bool) -> str:
     """The tables (per language, per category, total) and, if asked, every case not right."""
-    header = f"{'':<12}{'cases':>5}  {'right':>7} {'wrong':>7} {'miss':>7}   {'contains':>7} {'wrong':>7}"
+    header = (
+        f"{'':<12}{'cases':>5}  {'right':>7} {'wrong':>7} {'miss':>7}   "
+        f"{'contains':>7} {'wrong':>7}"
+    )
     lines = []
     for key, order in (("lang", LANGS), ("category", CATEGORIES)):
         lines += [f"per {key}:", header]
