@@ -22,6 +22,8 @@ from functools import lru_cache
 
 import Stemmer
 
+from bot.core.text import MIN_STEM, prefix_stems
+
 EXACT = 3
 FORM = 2
 ROOT = 1
@@ -168,3 +170,14 @@ def squeezed(word: str) -> tuple[str, ...]:
     one = "".join(char if count >= 3 else char * count for char, count in runs)
     two = "".join(char * 2 if count >= 3 else char * count for char, count in runs)
     return (one, two)
+
+
+@lru_cache(maxsize=16384)
+def token_variants(token: str) -> tuple[tuple[str, bool], ...]:
+    """(word, prefixed) forms a message word is looked up as: itself, squeezed, de-prefixed."""
+    found: dict[str, bool] = {}
+    for spelled in (token, *squeezed(token)):
+        for i, stem in enumerate(prefix_stems(spelled)):
+            if i == 0 or len(stem) >= MIN_STEM:
+                found.setdefault(stem, i > 0)
+    return tuple(found.items())

@@ -19,34 +19,21 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import regex
 from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.core import cues
-from bot.core.forms import EXACT, FORM, ROOT, squeezed, word_keys
-from bot.core.text import MIN_STEM, prefix_stems, tokenize
+from bot.core.evidence import Evidence, clause_weights, mark_negations
+from bot.core.forms import EXACT, FORM, ROOT, token_variants, word_keys
+from bot.core.text import tokenize
+from bot.core.typos import deletions, is_typo, typo_distance, typo_probes
 
 log = logging.getLogger(__name__)
 
 #: a user pattern that runs longer than this counts as no match (and is logged)
 PATTERN_TIMEOUT_S = 0.05
-#: how much one piece of evidence weighs, by how it was found
-WEIGHTS = {
-    "exact": 1.0,
-    "prefix": 1.0,
-    "pattern": 1.0,
-    "form": 0.85,
-    "typo": 0.7,
-    "root": 0.6,
-    "greeting": 0.3,
-    "any": 0.0,
-}
-#: each word of a phrase beyond the first makes it this much stronger ("כמה עולה" > "עולה")
-PHRASE_BONUS = 0.25
-#: a keyword counts as negated when a negator stands this many words before it, or fewer
-NEGATION_REACH = 3
+
 #: a greeting keyword counts only within this many words of the message's start
 GREETING_REACH = 3
 _TYPO = 0  # level of a typo: below ROOT, so a typo never outranks a real form
@@ -69,44 +56,6 @@ class RuleWords:
     catch_all: bool = False
     #: its keywords are greetings: it answers any greeting, and only when nothing else does
     greeting: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One keyword of one rule found in a message, and how."""
-
-    rule: int
-    keyword: str  #: as the owner wrote it
-    found: str  #: the message's words that matched, normalised
-    how: str  #: exact | prefix | form | root | typo | greeting | pattern | any
-    start: int  #: first word (token index)
-    end: int  #: one past the last word
-    negated: bool = False
-    size: int = 1  #: words in the keyword
-
-    @property
-    def weight(self) -> float:
-        """How strongly this evidence says the message is about its rule."""
-        if self.negated:
-            return 0.0
-        return WEIGHTS[self.how] * (1 + PHRASE_BONUS * (self.size - 1))
-
-    def describe(self) -> str:
-        """'shipped' is a form of 'shipping', in words an owner reads."""
-        keyword, found = self.keyword, self.found
-        if self.how == "any":
-            return "any message"
-        if self.how == "pattern":
-            return keyword
-        text = {
-            "exact": f"'{keyword}'",
-            "prefix": f"'{keyword}' (in '{found}')",
-            "form": f"'{found}', a form of '{keyword}'",
-            "root": f"'{found}', same root as '{keyword}'",
-            "typo": f"'{found}' read as '{keyword}' (typo)",
-            "greeting": f"'{found}', a greeting like '{keyword}'",
-        }[self.how]
-        return f"{text}, negated" if self.negated else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +272,7 @@ class KeywordIndex:
                         matched_tokens.add(position)
         self._typos(found, tokens, matched_tokens, greeting_end)
         self._greetings(found, tokens)
-        _mark_negations(found)
+        mark_negations(found.text, found.tokens, found.evidence)
         return found
 
     def _record(self, found: MessageMatch, entry: _Entry, how: str, start: int, end: int) -> None:
@@ -351,7 +300,7 @@ class KeywordIndex:
         for position, token in enumerate(tokens):
             if position in matched or position < greeting_end or len(token) < 3:
                 continue
-            for variant, prefixed, probes in _typo_probes(token):
+            for variant, prefixed, probes in typo_probes(token):
                 for probe in probes:
                     words = near.get(probe)
                     if words:
@@ -448,168 +397,6 @@ def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> i
             return None
         grade = min(grade, best)
     return grade
-
-
-def _mark_negations(found: MessageMatch) -> None:
-    """Mark evidence the message negates: "not X", "לא צריך X", "X לא צריך"."""
-    tokens = found.tokens
-    if not any(t in cues.NEGATORS or t in cues.ABSENCE for t in tokens):
-        return
-    clauses = clause_ids(found.text, len(tokens))
-    for _rule, evidence in found.evidence.items():
-        for i, item in enumerate(evidence):
-            if item.how in ("pattern", "any"):
-                continue
-            # a negation reaches to the end of its clause, no further
-            first, last = item.start, item.end
-            while first > 0 and clauses[first - 1] == clauses[item.start]:
-                first -= 1
-            while last < len(tokens) and clauses[last] == clauses[item.start]:
-                last += 1
-            if not _is_negated(tokens[first:last], item.start - first, item.end - first):
-                continue
-            evidence[i] = dataclasses.replace(item, negated=True)
-
-
-def _is_negated(tokens: list[str], start: int, end: int) -> bool:
-    absent = False
-    for back in range(start - 1, max(-1, start - 1 - NEGATION_REACH), -1):
-        token = tokens[back]
-        if _is_cue(token, cues.NEGATION_STOPS):
-            break
-        if token in cues.NEGATORS:
-            return True
-        if token in cues.ABSENCE:
-            absent = True
-        elif _is_cue(token, cues.NOT_NEEDED) and back > 0 and tokens[back - 1] in cues.ABSENCE:
-            return True  # "no need for X", "אין צורך ב-X"
-    after = tokens[end : end + 2]
-    if absent:  # "no X needed"
-        return any(_is_cue(t, cues.NOT_NEEDED) for t in after)
-    return len(after) == 2 and after[0] in cues.NEGATORS and _is_cue(after[1], cues.NOT_NEEDED)
-
-
-@lru_cache(maxsize=16384)
-def _clause_cues(token: str) -> tuple[bool, bool, bool]:
-    """Whether `token` marks its clause as the point, a request, or background."""
-    return (
-        _is_cue(token, cues.FOCUS),
-        _is_cue(token, cues.REQUEST),
-        _is_cue(token, cues.BACKGROUND),
-    )
-
-
-def _is_cue(token: str, words: frozenset[str]) -> bool:
-    """`token`, or `token` without a Hebrew/Arabic prefix, is one of `words`."""
-    return any(variant in words for variant, _ in token_variants(token))
-
-
-def clause_ids(text: str, count: int) -> list[int]:
-    """For each of the text's `count` words, the number of the clause (punctuation apart)."""
-    ids: list[int] = []
-    for number, piece in enumerate(_CLAUSE.split(text)):
-        ids.extend([number] * len(tokenize(piece)))
-    return ids if len(ids) == count else [0] * count
-
-
-def clause_weights(text: str, count: int) -> list[float]:
-    """For each of the text's `count` words, how central its clause is to the message.
-
-    The text is cut into clauses at punctuation; a clause that marks its point ("mainly",
-    "I need") or asks a question weighs more, one in the background ("later", "thanks for",
-    "yesterday") less, and a clause after "but" more.
-    """
-    weights: list[float] = []
-    after_contrast = False
-    pieces = _CLAUSE.split(text)
-    marks = [*_CLAUSE.findall(text), ""]
-    for piece, mark in zip(pieces, marks, strict=False):
-        words = tokenize(piece)
-        if not words:
-            continue
-        # "X but Y" inside one clause: split at the contrast word
-        parts: list[list[str]] = [[]]
-        for word in words:
-            if _is_cue(word, cues.CONTRAST) and parts[-1]:
-                parts.append([])
-            parts[-1].append(word)
-        for n, part in enumerate(parts):
-            focus = request = background = 0
-            for word in part:
-                is_focus, is_request, is_background = _clause_cues(word)
-                focus += is_focus
-                request += is_request
-                background += is_background
-            weight = 1.0 + 0.5 * min(2, focus) + 0.3 * min(1, request) - 0.4 * min(2, background)
-            if "?" in mark or "؟" in mark:
-                weight += 0.2
-            if after_contrast or n > 0:
-                weight += 0.3
-            weights.extend([max(0.2, weight)] * len(part))
-            after_contrast = False
-        after_contrast = bool(words) and _is_cue(words[-1], cues.CONTRAST)
-    if len(weights) != count:  # a split that changed the words: weigh all alike
-        return [1.0] * count
-    return weights
-
-
-@lru_cache(maxsize=16384)
-def token_variants(token: str) -> tuple[tuple[str, bool], ...]:
-    """(word, prefixed) forms a message word is looked up as: itself, squeezed, de-prefixed."""
-    found: dict[str, bool] = {}
-    for spelled in (token, *squeezed(token)):
-        for i, stem in enumerate(prefix_stems(spelled)):
-            if i == 0 or len(stem) >= MIN_STEM:
-                found.setdefault(stem, i > 0)
-    return tuple(found.items())
-
-
-def is_typo(typed: str, word: str) -> bool:
-    """True if `typed` may be a misspelling of `word` (not the word, nor a word around it).
-
-    A longer word that merely contains the keyword ("supportive", "תמכירות") is another word,
-    and so is the keyword behind a prefix (handled, with its switch, as a prefix).
-    """
-    if typed == word or DamerauLevenshtein.distance(typed, word, score_cutoff=2) > 2:
-        return False
-    if len(typed) != len(word) and (word in typed or typed in word):
-        return False
-    return word not in prefix_stems(typed)
-
-
-@lru_cache(maxsize=16384)
-def _typo_probes(token: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
-    """For each variant of a message word long enough to hold a typo, its deletion keys."""
-    return tuple(
-        (variant, prefixed, deletions(variant))
-        for variant, prefixed in token_variants(token)
-        if typo_distance(variant, fuzzy=True)
-    )
-
-
-def typo_distance(word: str, *, fuzzy: bool) -> int:
-    """How many letters may be wrong in a word of this length (0: no typo tolerance).
-
-    Five letters allow one (two from nine); `fuzzy: true` counts every word one letter longer.
-    Four-letter Hebrew and Arabic words stay exact by default: measured on the quality set,
-    allowing them a typo added wrong cards ('חניה' read as 'חינה') and no right ones.
-    """
-    if not word.isalpha():
-        return 0
-    length = len(word)
-    if fuzzy:
-        length += 1
-    if length >= 9:
-        return 2
-    if length >= 5:
-        return 1
-    return 0
-
-
-@lru_cache(maxsize=16384)
-def deletions(word: str) -> tuple[str, ...]:
-    """`word` and every string one letter shorter: the keys two near words share."""
-    return (word, *{word[:i] + word[i + 1 :] for i in range(len(word))})
 
 
 def key_of(word: str) -> str:

@@ -1,0 +1,179 @@
+"""Evidence that a message is about a rule, and how much each piece weighs.
+
+A piece of evidence is one keyword found in the message and how (as written, behind a prefix,
+another form, the same root, a typo). Its weight depends on how it was found, how long the
+phrase is, whether the message negates it ("not delivery"), and how central its clause is:
+"mainly…", "I need…", a question or what follows "but" weigh more; "later…", "thanks for…",
+"yesterday…" weigh less.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
+
+from bot.core import cues
+from bot.core.forms import token_variants
+from bot.core.text import tokenize
+
+#: how much one piece of evidence weighs, by how it was found
+WEIGHTS = {
+    "exact": 1.0,
+    "prefix": 1.0,
+    "pattern": 1.0,
+    "form": 0.85,
+    "typo": 0.7,
+    "root": 0.6,
+    "greeting": 0.3,
+    "any": 0.0,
+}
+#: each word of a phrase beyond the first makes it this much stronger ("כמה עולה" > "עולה")
+PHRASE_BONUS = 0.25
+#: a keyword counts as negated when a negator stands this many words before it, or fewer
+NEGATION_REACH = 3
+#: a keyword counts as negated when a negator stands this many words before it, or fewer
+NEGATION_REACH = 3
+_CLAUSE = regex.compile(r"[,.!?;:\n()\[\]|…—–\"]+|\s-\s")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One keyword of one rule found in a message, and how."""
+
+    rule: int
+    keyword: str  #: as the owner wrote it
+    found: str  #: the message's words that matched, normalised
+    how: str  #: exact | prefix | form | root | typo | greeting | pattern | any
+    start: int  #: first word (token index)
+    end: int  #: one past the last word
+    negated: bool = False
+    size: int = 1  #: words in the keyword
+
+    @property
+    def weight(self) -> float:
+        """How strongly this evidence says the message is about its rule."""
+        if self.negated:
+            return 0.0
+        return WEIGHTS[self.how] * (1 + PHRASE_BONUS * (self.size - 1))
+
+    def describe(self) -> str:
+        """'shipped' is a form of 'shipping', in words an owner reads."""
+        keyword, found = self.keyword, self.found
+        if self.how == "any":
+            return "any message"
+        if self.how == "pattern":
+            return keyword
+        text = {
+            "exact": f"'{keyword}'",
+            "prefix": f"'{keyword}' (in '{found}')",
+            "form": f"'{found}', a form of '{keyword}'",
+            "root": f"'{found}', same root as '{keyword}'",
+            "typo": f"'{found}' read as '{keyword}' (typo)",
+            "greeting": f"'{found}', a greeting like '{keyword}'",
+        }[self.how]
+        return f"{text}, negated" if self.negated else text
+
+
+def mark_negations(text: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:
+    """Mark evidence the message negates: "not X", "לא צריך X", "X לא צריך"."""
+    if not any(t in cues.NEGATORS or t in cues.ABSENCE for t in tokens):
+        return
+    clauses = clause_ids(text, len(tokens))
+    for evidence in found.values():
+        for i, item in enumerate(evidence):
+            if item.how in ("pattern", "any"):
+                continue
+            # a negation reaches to the end of its clause, no further
+            first, last = item.start, item.end
+            while first > 0 and clauses[first - 1] == clauses[item.start]:
+                first -= 1
+            while last < len(tokens) and clauses[last] == clauses[item.start]:
+                last += 1
+            if not _is_negated(tokens[first:last], item.start - first, item.end - first):
+                continue
+            evidence[i] = dataclasses.replace(item, negated=True)
+
+
+def _is_negated(tokens: list[str], start: int, end: int) -> bool:
+    absent = False
+    for back in range(start - 1, max(-1, start - 1 - NEGATION_REACH), -1):
+        token = tokens[back]
+        if is_cue(token, cues.NEGATION_STOPS):
+            break
+        if token in cues.NEGATORS:
+            return True
+        if token in cues.ABSENCE:
+            absent = True
+        elif is_cue(token, cues.NOT_NEEDED) and back > 0 and tokens[back - 1] in cues.ABSENCE:
+            return True  # "no need for X", "אין צורך ב-X"
+    after = tokens[end : end + 2]
+    if absent:  # "no X needed"
+        return any(is_cue(t, cues.NOT_NEEDED) for t in after)
+    return len(after) == 2 and after[0] in cues.NEGATORS and is_cue(after[1], cues.NOT_NEEDED)
+
+
+@lru_cache(maxsize=16384)
+def _clause_cues(token: str) -> tuple[bool, bool, bool]:
+    """Whether `token` marks its clause as the point, a request, or background."""
+    return (
+        is_cue(token, cues.FOCUS),
+        is_cue(token, cues.REQUEST),
+        is_cue(token, cues.BACKGROUND),
+    )
+
+
+def is_cue(token: str, words: frozenset[str]) -> bool:
+    """`token`, or `token` without a Hebrew/Arabic prefix, is one of `words`."""
+    return any(variant in words for variant, _ in token_variants(token))
+
+
+def clause_ids(text: str, count: int) -> list[int]:
+    """For each of the text's `count` words, the number of the clause (punctuation apart)."""
+    ids: list[int] = []
+    for number, piece in enumerate(_CLAUSE.split(text)):
+        ids.extend([number] * len(tokenize(piece)))
+    return ids if len(ids) == count else [0] * count
+
+
+def clause_weights(text: str, count: int) -> list[float]:
+    """For each of the text's `count` words, how central its clause is to the message.
+
+    The text is cut into clauses at punctuation; a clause that marks its point ("mainly",
+    "I need") or asks a question weighs more, one in the background ("later", "thanks for",
+    "yesterday") less, and a clause after "but" more.
+    """
+    weights: list[float] = []
+    after_contrast = False
+    pieces = _CLAUSE.split(text)
+    marks = [*_CLAUSE.findall(text), ""]
+    for piece, mark in zip(pieces, marks, strict=False):
+        words = tokenize(piece)
+        if not words:
+            continue
+        # "X but Y" inside one clause: split at the contrast word
+        parts: list[list[str]] = [[]]
+        for word in words:
+            if is_cue(word, cues.CONTRAST) and parts[-1]:
+                parts.append([])
+            parts[-1].append(word)
+        for n, part in enumerate(parts):
+            focus = request = background = 0
+            for word in part:
+                is_focus, is_request, is_background = _clause_cues(word)
+                focus += is_focus
+                request += is_request
+                background += is_background
+            weight = 1.0 + 0.5 * min(2, focus) + 0.3 * min(1, request) - 0.4 * min(2, background)
+            if "?" in mark or "؟" in mark:
+                weight += 0.2
+            if after_contrast or n > 0:
+                weight += 0.3
+            weights.extend([max(0.2, weight)] * len(part))
+            after_contrast = False
+        after_contrast = bool(words) and is_cue(words[-1], cues.CONTRAST)
+    if len(weights) != count:  # a split that changed the words: weigh all alike
+        return [1.0] * count
+    return weights
