@@ -17,10 +17,10 @@ from bot.errors import ConfigError
 from bot.gateway import GatewayClient
 from bot.logs import add_secrets
 from bot.ops import add_ops_routes
+from bot.pipeline import Pipeline
 from bot.rulebook import RuleBook
 from bot.store import Store, open_store
 from bot.webhook import CONFIG_KEY, STORE_KEY, WebhookHandler
-from bot.worker import Worker
 
 log = logging.getLogger("rulebot.service")
 
@@ -42,7 +42,7 @@ class Service:
         store: Store,
         rulebook: RuleBook,
         gateway: GatewayClient,
-        worker: Worker,
+        worker: Pipeline,
         runner: web.AppRunner,
         port: int,
         stop: asyncio.Event,
@@ -98,7 +98,9 @@ class Service:
             account=config.account,
             timeout_s=config.gateway.timeout_s,
         )
-        worker = Worker(store=store, rulebook=rulebook, gateway=gateway, config=config, clock=clock)
+        worker = Pipeline(
+            store=store, rulebook=rulebook, gateway=gateway, config=config, clock=clock
+        )
         app = create_app(
             config=config,
             store=store,

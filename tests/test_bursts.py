@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.config import Config
+from bot.pipeline import Pipeline
 from bot.service import Service
-from bot.worker import Worker
 from tests.conftest import Bot, RunningSandbox, make_config, wait_until
 
 WINDOW_S = 1.0
@@ -205,7 +205,7 @@ async def test_one_clients_messages_are_decided_in_arrival_order_by_one_worker_a
                     ) as response:
                         assert (await response.json())["webhook_status"] == 200
         workers = [
-            Worker(
+            Pipeline(
                 store=service.store,
                 rulebook=service.rulebook,
                 gateway=service.gateway,

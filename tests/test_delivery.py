@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bot.sandbox import FaultPlan
+from bot.sender import window_end
 from bot.status import format_stats
 from bot.store import OutboxItem
-from bot.worker import window_end
 from tests.conftest import ACCOUNT, Bot, wait_until
 
 CLIENT = "972541234567"

@@ -1,0 +1,234 @@
+"""Inbox -> core -> outbox: the stored messages decided, and the sends they call for queued.
+
+The decider claims clients whose messages are ready (at once, or once a burst window has
+passed), runs the pure engine on them and, in the same transaction that marks the messages
+decided, queues the sends, keeping our own limits on top of the engine's answer: a client a
+person is answering gets nothing (hand-off), and nobody gets more than so many automatic
+replies an hour (loop protection). Nothing lives only in memory: a crash at any point resumes
+from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from bot.config import Config
+from bot.core import RuleSet
+from bot.core.engine import decide, decide_burst
+from bot.core.values import ClientState, Decision, InboundMessage, Reply
+from bot.errors import StoreError
+from bot.inbox_rows import client_state, inbound_message
+from bot.logs import mask_number
+from bot.metrics import DECISIONS, MATCHES
+from bot.rulebook import RuleBook
+from bot.store import (
+    ClientBatch,
+    ClientRecord,
+    DecidedBatch,
+    MessageOutcome,
+    OutboxDraft,
+    PendingMessage,
+    Store,
+)
+from bot.store.rows import OUTCOME_PAUSED, OUTCOME_RATE_LIMITED
+
+log = logging.getLogger("rulebot.decider")
+
+#: most clients claimed in one round
+CLAIM_LIMIT = 512
+#: after a round, wait this long for more messages before the next one: under a flood of
+#: webhooks, fewer and larger rounds leave the CPU to acknowledging (decisions lag by this)
+_GATHER_S = 0.02
+#: clients decided between two returns to the event loop: deciding is CPU work on the loop's
+#: thread, and a whole round at once would hold webhook answers back for milliseconds
+_DECIDE_SLICE = 32
+
+
+class Decider:
+    """Decides stored messages and queues the resulting sends."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        rulebook: RuleBook,
+        config: Config,
+        worker_id: str,
+        clock: Callable[[], float] = time.time,
+        on_decided: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._rulebook = rulebook
+        self._config = config
+        self._clock = clock
+        self._worker_id = worker_id
+        self._on_decided = on_decided  #: sends were (possibly) queued: wake whoever sends them
+        self._wake = asyncio.Event()
+
+    def notify_inbox(self) -> None:
+        """A message was stored: decide now rather than at the next poll."""
+        self._wake.set()
+
+    async def decide_pending(self) -> tuple[int, float | None]:
+        """Decide every client whose messages are ready. Returns (clients decided, next due)."""
+        rules = self._rulebook.current
+        now = self._clock()
+        batches, next_due = await self._store.claim_clients(
+            now=now,
+            window_s=rules.burst_window_s,
+            max_wait_s=rules.burst_max_wait_s,
+            limit=CLAIM_LIMIT,
+            worker=self._worker_id,
+            lease_s=self._config.delivery.lease_s,
+        )
+        if batches:
+            await self._decide_batches(batches, rules, now)
+            self._on_decided()
+        return len(batches), next_due
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Decide as messages become ready, until `stop` is set."""
+        poll = self._config.delivery.poll_interval_s
+        while not stop.is_set():
+            try:
+                decided, next_due = await self.decide_pending()
+            except StoreError as exc:
+                log.error("cannot read the inbox: %s", exc)
+                decided, next_due = 0, None
+            except Exception:  # a bug must not stop the loop: the inbox keeps the messages
+                log.exception("deciding failed; trying again")
+                decided, next_due = 0, None
+            if decided:
+                if decided < CLAIM_LIMIT:
+                    await asyncio.sleep(_GATHER_S)
+                continue
+            wait = poll if next_due is None else max(0.0, min(poll, next_due - self._clock()))
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def _decide_batches(self, batches: list[ClientBatch], rules: RuleSet, now: float) -> None:
+        # Stores that read the records while claiming hand them over; others are asked now.
+        missing = [batch.client for batch in batches if batch.record is None]
+        fetched = await asyncio.gather(*(self._store.client_record(c, now) for c in missing))
+        asked = dict(zip(missing, fetched, strict=True))
+        decided: list[DecidedBatch] = []
+        for start in range(0, len(batches), _DECIDE_SLICE):
+            if start:
+                await asyncio.sleep(0)  # let waiting webhooks be answered between slices
+            for batch in batches[start : start + _DECIDE_SLICE]:
+                record = batch.record if batch.record is not None else asked[batch.client]
+                decided.append(self._decide(batch, record, rules, now))
+        try:
+            recorded = await self._store.finish_batches(decided, now)
+        except StoreError as exc:
+            # The write failed: the messages stay pending and are decided again once the
+            # claims lapse; nothing is lost.
+            log.error("could not record decisions: %s", exc)
+            return
+        for item, ok in zip(decided, recorded, strict=True):
+            if not ok:
+                # Not recorded: whoever holds the client now decides (and counts) its messages.
+                client = mask_number(item.batch.client)
+                log.warning("the claim on %s lapsed; another worker has it", client)
+                continue
+            for outcome in item.outcomes:
+                DECISIONS.labels(outcome.outcome).inc()
+            for draft in item.drafts:
+                MATCHES.labels(draft.rule).inc()
+
+    def _decide(
+        self, batch: ClientBatch, record: ClientRecord, rules: RuleSet, now: float
+    ) -> DecidedBatch:
+        """The engine's decisions for one client's messages, with our own limits applied."""
+        messages = [inbound_message(pending) for pending in batch.messages]
+        last_message_at = _last_message_at(messages, batch.messages)
+        state = client_state(record)
+        moment = datetime.fromtimestamp(now, UTC)
+        try:
+            if rules.burst_window_s > 0:
+                decisions = [(messages, decide_burst(messages, rules, state, moment))]
+            else:
+                decisions = list(_one_by_one(messages, rules, state, moment))
+        except Exception as exc:  # a bug or a bad rule must not wedge the client's inbox
+            log.exception("deciding client %s failed", mask_number(batch.client))
+            error = f"could not decide: {type(exc).__name__}"
+            failed = [MessageOutcome(m.id, "error", None, error) for m in messages]
+            return DecidedBatch(batch, failed, (), last_message_at)
+        outcomes: list[MessageOutcome] = []
+        drafts: list[OutboxDraft] = []
+        budget = self._config.delivery.max_replies_per_hour - record.replies_last_hour
+        paused = record.paused_until is not None and record.paused_until > now
+        by_id = {m.id: m for m in messages}
+        for group, decision in decisions:
+            answered: dict[str, Reply] = {reply.reply_to: reply for reply in decision.replies}
+            for message in group:
+                reply = answered.get(message.id)
+                if reply is None:
+                    outcome = decision.outcome if not decision.replies else "in_burst"
+                    explanation = decision.explanation
+                    if decision.replies:
+                        quoted = ", ".join(r.rule for r in decision.replies)
+                        explanation = f"answered together with its burst ({quoted})"
+                    outcomes.append(MessageOutcome(message.id, outcome, None, explanation))
+                elif paused:
+                    outcomes.append(
+                        MessageOutcome(
+                            message.id,
+                            OUTCOME_PAUSED,
+                            reply.rule,
+                            "a person answered this client from our account: auto-replies paused",
+                        )
+                    )
+                elif budget <= 0:
+                    outcomes.append(
+                        MessageOutcome(
+                            message.id,
+                            OUTCOME_RATE_LIMITED,
+                            reply.rule,
+                            f"already {self._config.delivery.max_replies_per_hour} automatic "
+                            "replies to this client in the last hour: staying silent",
+                        )
+                    )
+                elif by_id[reply.reply_to].is_group:  # the engine never should; the gateway refuses
+                    outcomes.append(MessageOutcome(message.id, "group", None, "group chat"))
+                else:
+                    budget -= 1
+                    outcomes.append(
+                        MessageOutcome(message.id, "reply", reply.rule, decision.explanation)
+                    )
+                    drafts.append(
+                        OutboxDraft(
+                            client=batch.client,
+                            address=message.address,
+                            rule=reply.rule,
+                            reply_to=reply.reply_to,
+                            contact=reply.card.gateway_fields(),
+                        )
+                    )
+        return DecidedBatch(batch, outcomes, drafts, last_message_at)
+
+
+def _last_message_at(messages: Sequence[InboundMessage], rows: Sequence[PendingMessage]) -> float:
+    """When the client last wrote, as the 24 h window counts it: the gateway counts from the
+    message's own stamp, and a stamp in the future (clock skew) counts as its arrival."""
+    return max(min(m.timestamp, row.received_at) for m, row in zip(messages, rows, strict=True))
+
+
+def _one_by_one(
+    messages: Sequence[InboundMessage], rules: RuleSet, state: ClientState, moment: datetime
+) -> list[tuple[list[InboundMessage], Decision]]:
+    """No burst window: each message decided alone, in order, seeing the replies before it."""
+    decided = []
+    for position, message in enumerate(messages, start=1):
+        decision = decide(message, rules, state, moment)
+        decided.append(([message], decision))
+        if position == len(messages):
+            break
+        state = state.after(decision, moment, datetime.fromtimestamp(message.timestamp, UTC))
+    return decided
