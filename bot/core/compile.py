@@ -10,13 +10,13 @@ import difflib
 import hashlib
 import re
 from collections.abc import Sequence
-from datetime import date
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import regex
 
-from bot.core.card import Card, international_digits
+from bot.core.card import Card
+from bot.core.compile_contacts import card_for, compile_contacts
 from bot.core.conditions import (
     AllOf,
     BusinessHours,
@@ -45,7 +45,6 @@ from bot.core.ruleset import (
     RuleSet,
 )
 
-_BIRTHDAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # a group that repeats something repeating: (a+)+, (\w*)*, (x+){2,} ...
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,)")
 _REPEATED_ALTERNATION = re.compile(r"\(((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*)\)\s*(?:[+*]|\{\d*,)")
@@ -59,7 +58,7 @@ def compile_rulebook(
     settings = _merge_settings(parsed, diagnostics)
     timezone = _timezone(settings, diagnostics)
     hours = _business_hours(settings, diagnostics)
-    contacts = _contacts(parsed, default_region, diagnostics)
+    contacts = compile_contacts(parsed, default_region, diagnostics)
     rules = _rules(parsed, contacts, hours, diagnostics)
     fallback = _fallback(settings, contacts, hours, diagnostics)
     if len(diagnostics.errors) > errors_before:
@@ -166,96 +165,6 @@ def _business_hours(
     return BusinessHours(tuple(schedule))
 
 
-def _contacts(
-    parsed: Sequence[ParsedFile], region: str, diagnostics: Diagnostics
-) -> dict[str, tuple[Card, SourceMap]]:
-    contacts: dict[str, tuple[Card, SourceMap]] = {}
-    for item in parsed:
-        for key, contact in item.model.contacts.items():
-            path: NodePath = ("contacts", key)
-            if key in contacts:
-                diagnostics.error(
-                    f"contact '{key}' is already defined in {contacts[key][1].file}",
-                    item.source,
-                    path,
-                    key=True,
-                )
-                continue
-            ok = True
-            if not contact.name.strip():
-                diagnostics.error("a contact's name cannot be empty", item.source, (*path, "name"))
-                ok = False
-            phone = ""
-            try:
-                phone, valid = international_digits(contact.phone, region)
-                if not valid:
-                    diagnostics.warning(
-                        f"phone '{contact.phone}' is not an allocated number in {region.upper()}",
-                        item.source,
-                        (*path, "phone"),
-                        hint="check for a typo",
-                    )
-            except ValueError as exc:
-                diagnostics.error(exc.args[0], item.source, (*path, "phone"), hint=exc.args[1])
-                ok = False
-            if contact.birthday is not None and not _is_date(contact.birthday):
-                diagnostics.error(
-                    f"birthday '{contact.birthday}' is not a date",
-                    item.source,
-                    (*path, "birthday"),
-                    hint="write YYYY-MM-DD",
-                )
-                ok = False
-            if contact.email is not None and "@" not in contact.email:
-                diagnostics.error(
-                    f"'{contact.email}' is not an e-mail address", item.source, (*path, "email")
-                )
-                ok = False
-            if ok:
-                card = Card(
-                    key=key,
-                    name=contact.name.strip(),
-                    phone=phone,
-                    email=contact.email,
-                    birthday=contact.birthday,
-                    street=contact.street,
-                    city=contact.city,
-                    country=contact.country,
-                    website=contact.website,
-                )
-                contacts[key] = (card, item.source)
-    return contacts
-
-
-def _is_date(text: str) -> bool:
-    if not _BIRTHDAY.match(text):
-        return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _card_for(
-    contact: str,
-    contacts: dict[str, tuple[Card, SourceMap]],
-    source: SourceMap,
-    path: NodePath,
-    diagnostics: Diagnostics,
-) -> Card | None:
-    if contact in contacts:
-        return contacts[contact][0]
-    close = difflib.get_close_matches(contact, list(contacts), n=1, cutoff=0.5)
-    hint = (
-        f"did you mean '{close[0]}'?"
-        if close
-        else (f"known contacts: {', '.join(contacts)}" if contacts else "add it under 'contacts:'")
-    )
-    diagnostics.error(f"unknown contact '{contact}'", source, path, hint=hint)
-    return None
-
-
 def _rules(
     parsed: Sequence[ParsedFile],
     contacts: dict[str, tuple[Card, SourceMap]],
@@ -323,9 +232,7 @@ def _rule(
                     hint="emoji and punctuation are ignored",
                 )
     pattern = _pattern(model.pattern, source, (*path, "pattern"), diagnostics)
-    card = _card_for(
-        model.reply.contact, contacts, source, (*path, "reply", "contact"), diagnostics
-    )
+    card = card_for(model.reply.contact, contacts, source, (*path, "reply", "contact"), diagnostics)
     condition = _when(model.when, hours, source, (*path, "when"), diagnostics)
     if model.first_message:
         condition = FirstMessage() if condition is None else FirstMessage() & condition
@@ -455,9 +362,7 @@ def _fallback(
 
     assert isinstance(model, FallbackModel)
     path: NodePath = ("fallback",)
-    card = _card_for(
-        model.reply.contact, contacts, source, (*path, "reply", "contact"), diagnostics
-    )
+    card = card_for(model.reply.contact, contacts, source, (*path, "reply", "contact"), diagnostics)
     condition = _when(model.when, hours, source, (*path, "when"), diagnostics)
     if card is None:
         return None

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 __all__ = [
+    "EXPECT_NONE",
     "NO_CARD",
     "RIGHT",
     "WRONG_CARD",
