@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,9 +50,17 @@ def rules(shop: Path) -> RuleSet:
     return load_rules(shop)
 
 
+REPO = Path(__file__).resolve().parent.parent
+RULEBOT = str(Path(sys.executable).with_name("rulebot"))  # the installed console script
+
+
 def run(shop: Path, *messages: str, provider: Any = None, **options: Any) -> tuple[int, str]:
     args = argparse.Namespace(
         messages=list(messages),
+        file=options.get("file"),
+        json=options.get("json", False),
+        client=options.get("client"),
+        me=options.get("me"),
         sender=options.get("sender"),
         at=options.get("at"),
         gap=options.get("gap", 1.0),
@@ -196,11 +208,15 @@ def test_result_as_plain_data_for_a_playground(rules: RuleSet) -> None:
     assert burst["outcome"] == "reply"
     assert [m["text"] for m in burst["messages"]] == ["hi", "price?"]
     assert burst["messages"][1]["matches"] == [["sales", "'price'"]]
+    assert [m["id"] for m in burst["messages"]] == ["try-1", "try-2"]
+    assert burst["messages"][0]["at"] == "2026-11-27T18:15:00+00:00"
+    assert burst["client"] == {"first_message": True, "replies_sent": {}}
     assert burst["replies"] == [
         {
             "rule": "sales",
             "contact": "sales",
             "quotes": 2,
+            "reply_to": "try-2",
             "fields": {
                 "contact_name": "דנה – מכירות",
                 "contact_phone": "972525550123",
@@ -223,3 +239,147 @@ def test_the_shipped_demo_rules_answer_as_documented() -> None:
     assert answer("support please") == ["support"]
     assert answer("what's the weather") == []
     assert demo.burst_window_s == 0
+
+
+def test_json_output(shop: Path, rules: RuleSet) -> None:
+    code, out = run(shop, "hi", "I need sales", "and support", at="2026-11-27 20:15", json=True)
+    assert code == 0
+    data = json.loads(out)
+    assert data["rules"] == [str(shop)]
+    assert data["version"] == rules.version
+    assert data["timezone"] == "Asia/Jerusalem"
+    (burst,) = data["bursts"]
+    assert burst["decided_at"] == "2026-11-27T18:15:02+00:00"
+    assert burst["outcome"] == "reply"
+    assert burst["explanation"].startswith("Rule 'sales' matched 'sales' in message 2")
+    assert burst["client"] == {"first_message": True, "replies_sent": {}}
+    assert [(m["number"], m["id"], m["text"]) for m in burst["messages"]] == [
+        (1, "try-1", "hi"),
+        (2, "try-2", "I need sales"),
+        (3, "try-3", "and support"),
+    ]
+    assert [m["at"] for m in burst["messages"]] == [
+        "2026-11-27T18:15:00+00:00",
+        "2026-11-27T18:15:01+00:00",
+        "2026-11-27T18:15:02+00:00",
+    ]
+    assert [(r["rule"], r["contact"], r["reply_to"], r["quotes"]) for r in burst["replies"]] == [
+        ("sales", "sales", "try-2", 2),
+        ("support after hours", "support", "try-3", 3),
+    ]
+    assert burst["replies"][1]["fields"] == {
+        "contact_name": "Support desk",
+        "contact_phone": "97235550101",
+        "website": "https://example.co.il/help",
+    }
+
+
+def test_json_keeps_hebrew_readable_and_shows_why_nothing(shop: Path) -> None:
+    code, out = run(shop, "מה נשמע", at="2026-11-25 12:00", json=True)
+    assert code == 0
+    assert '"text": "מה נשמע"' in out  # UTF-8, not \\u05de escapes
+    (burst,) = json.loads(out)["bursts"]
+    assert burst["outcome"] == "no_match"
+    assert burst["explanation"] == "No rule matched and there is no fallback."
+    assert burst["replies"] == []
+
+
+def test_json_output_of_a_file(shop: Path, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"text": "price?", "expect": "sales"}\n', encoding="utf-8")
+    code, out = run(shop, file=str(cases), json=True, at="2026-11-25 12:00")
+    assert code == 0
+    data = json.loads(out)
+    assert data["accuracy"]["right"] == 1
+    (message,) = data["messages"]
+    assert (message["line"], message["text"], message["verdict"]) == (1, "price?", "right")
+    assert message["replies"][0]["rule"] == "sales"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "error: nothing to try: give a MESSAGE or --file PATH\n"),
+        (
+            {"client": "Dana"},
+            "error: --client and --me apply only to a chat export given with --file\n",
+        ),
+    ],
+)
+def test_usage_errors(shop: Path, options: dict[str, Any], message: str) -> None:
+    messages = ["hi"] if options else []
+    assert run(shop, *messages, **options) == (1, message)
+
+
+def test_messages_and_a_file_together(shop: Path, tmp_path: Path) -> None:
+    assert run(shop, "hi", file=str(tmp_path / "c.jsonl")) == (
+        1,
+        "error: give MESSAGEs or --file PATH, not both\n",
+    )
+
+
+def _rulebot(*args: str, **popen: Any) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.Popen([RULEBOT, *args], cwd=REPO, env=env, **popen)
+
+
+def test_the_console_script_prints_json() -> None:
+    process = _rulebot(
+        "try", "--json", "כמה עולה אופניים חשמליים?", "--at", "2026-11-25 12:00",
+        "--rules", "rules/shop-il.yaml",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (0, b"")
+    data = json.loads(out.decode("utf-8"))
+    assert data["rules"] == ["rules/shop-il.yaml"]
+    (burst,) = data["bursts"]
+    assert burst["messages"][0]["text"] == "כמה עולה אופניים חשמליים?"
+    assert [(r["rule"], r["contact"], r["reply_to"]) for r in burst["replies"]] == [
+        ("sales", "sales", "try-1")
+    ]
+
+
+def test_output_into_head_ends_quietly() -> None:
+    """`rulebot try ... | head -1`: the first line, and no BrokenPipeError traceback."""
+    pipe = subprocess.run(
+        f"{RULEBOT} try x --rules rules/shop-il.yaml | head -1",
+        shell=True, cwd=REPO, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert pipe.returncode == 0
+    assert pipe.stdout.decode().startswith("rules: rules/shop-il.yaml (version ")
+    assert pipe.stdout.count(b"\n") == 1
+    assert pipe.stderr == b""
+
+
+def test_a_reader_gone_before_the_output_is_exit_141_and_quiet(tmp_path: Path) -> None:
+    """The reader closes first, so the write surely fails: status 141 (128 + SIGPIPE)."""
+    process = _rulebot(
+        "try", "x", "--rules", "rules/shop-il.yaml", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # nobody reads: the command's first write meets a broken pipe
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 141
+    assert err == b""
+
+
+def test_a_long_replay_into_head(tmp_path: Path) -> None:
+    """Far more than a pipe's buffer: head exits while rulebot is still writing."""
+    cases = tmp_path / "many.jsonl"
+    cases.write_text(
+        "".join(f'{{"text": "price of bike {i}", "expect": "sales"}}\n' for i in range(2000)),
+        encoding="utf-8",
+    )
+    process = _rulebot(
+        "try", "--file", str(cases), "--rules", "rules/shop-il.yaml", "--at", "2026-11-25 12:00",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    head = subprocess.Popen(["head", "-2"], stdin=process.stdout, stdout=subprocess.PIPE)
+    process.stdout.close()  # head is the only reader now
+    shown, _ = head.communicate(timeout=60)
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 141
+    assert err == b""
+    assert shown.decode("utf-8").splitlines()[1].startswith(f"cases: {cases} (JSONL: 2000 cases")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,15 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the exit status when the reader of our output went away (`rulebot ... | head`): 128 + SIGPIPE,
+#: what `cat` or `yes` end with in the same pipe
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `rulebot` console script."""
+    """Entry point of the `rulebot` console script.
+
+    Output piped into a reader that stops early (`rulebot try ... | head -1`) ends quietly with
+    status 141, as other Unix tools do, instead of a BrokenPipeError traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit where it can't be caught
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except RulebotError as exc:
         print(f"rulebot: {exc}", file=sys.stderr)
         return 2
@@ -49,4 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["build_parser", "main"]
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush has nowhere to fail.
+
+    What the Python documentation recommends for SIGPIPE (library/signal.html#note-on-sigpipe).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor behind stdout (tests)
+        pass
+
+
+__all__ = ["EXIT_BROKEN_PIPE", "build_parser", "main"]
