@@ -221,3 +221,30 @@ def test_word_keys_and_squeezing() -> None:
     assert dict(word_keys(tokenize("مواعيد")[0]))["معد"] == 1
     assert squeezed("pleeease") == ("please", "pleease")
     assert squeezed("ok") == ()
+
+
+def test_a_rule_without_keywords_does_not_answer_thanks(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.core import ClientState, InboundMessage, decide
+
+    path = tmp_path / "hello.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+        contacts: {a: {name: A, phone: "052-555-0123"}}
+        rules:
+          - {name: first hello, first_message: true, reply: {contact: a}}
+        fallback: {reply: {contact: a}}
+        """),
+        encoding="utf-8",
+    )
+    rules = load_rules(path)
+    now = datetime(2026, 11, 25, 10, tzinfo=UTC)
+
+    def sent(text: str) -> list[str]:
+        message = InboundMessage("m1", "972501234567", "972501234567", text, "text", 0.0)
+        return [r.rule for r in decide(message, rules, ClientState("972501234567"), now).replies]
+
+    assert sent("תודה רבה!") == []
+    assert sent("👍") == []
+    assert sent("שלום, יש לכם חניה?") == ["first hello"]

@@ -73,8 +73,9 @@ def decide_burst(
             claim = _Claim(rule.name, rule.card, rule.once_per, message, found, where, why)
             if rule.words.catch_all or rule.words.greeting:
                 # A greeting answers only when no keyword rule matched any message,
-                # wherever it stands in the file: look on for one.
-                if catch_all is None:
+                # wherever it stands in the file: look on for one. A rule without keywords
+                # does not answer a message of only thanks or emoji either.
+                if catch_all is None and not (rule.words.catch_all and scan.social):
                     catch_all = _Claim(
                         rule.name, rule.card, rule.once_per, with_text[0], found, "", why
                     )
