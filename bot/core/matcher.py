@@ -21,13 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import regex
-from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.core import cues
 from bot.core.evidence import Evidence, clause_weights, mark_negations
 from bot.core.forms import EXACT, FORM, ROOT, token_variants, word_keys
 from bot.core.text import tokenize
-from bot.core.typos import deletions, is_typo, typo_distance, typo_probes
+from bot.core.typos import deletions, typo_distance, typo_edits, typo_probes
 
 log = logging.getLogger(__name__)
 
@@ -316,9 +315,9 @@ class KeywordIndex:
         word: str,
         prefixed: bool,
     ) -> None:
-        if not is_typo(typed, word):
+        distance = typo_edits(typed, word)
+        if not distance:
             return
-        distance = DamerauLevenshtein.distance(typed, word, score_cutoff=2)
         for entry in self._entries.get(word, ()):
             if entry.level != EXACT:
                 continue
@@ -389,9 +388,9 @@ def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> i
                     level = min(level, wanted[key])
                     if level == EXACT or rule.forms:
                         best = level if best is None else max(best, level)
-            if best is None and is_typo(variant, word):
-                distance = DamerauLevenshtein.distance(variant, word, score_cutoff=2)
-                if distance <= typo_distance(word, fuzzy=rule.fuzzy):
+            if best is None:
+                distance = typo_edits(variant, word)
+                if distance and distance <= typo_distance(word, fuzzy=rule.fuzzy):
                     best = _TYPO
         if best is None:
             return None

@@ -16,17 +16,20 @@ from bot.core.forms import token_variants
 from bot.core.text import prefix_stems
 
 
-def is_typo(typed: str, word: str) -> bool:
-    """True if `typed` may be a misspelling of `word` (not the word, nor a word around it).
+def typo_edits(typed: str, word: str) -> int:
+    """How many edits make `typed` into `word` if it may be a misspelling of it (1 or 2), else 0.
 
     A longer word that merely contains the keyword ("supportive", "תמכירות") is another word,
     and so is the keyword behind a prefix (handled, with its switch, as a prefix).
     """
-    if typed == word or DamerauLevenshtein.distance(typed, word, score_cutoff=2) > 2:
-        return False
+    if typed == word:
+        return 0
+    distance = DamerauLevenshtein.distance(typed, word, score_cutoff=2)
+    if distance > 2:
+        return 0
     if len(typed) != len(word) and (word in typed or typed in word):
-        return False
-    return word not in prefix_stems(typed)
+        return 0
+    return 0 if word in prefix_stems(typed) else distance
 
 
 @lru_cache(maxsize=16384)
