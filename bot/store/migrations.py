@@ -125,6 +125,15 @@ MIGRATIONS: list[Migration] = [
         # index on PostgreSQL only; IF NOT EXISTS gives it to SQLite and leaves PostgreSQL as is.
         "CREATE INDEX IF NOT EXISTS outbox_address ON outbox(address) WHERE state = 'sending'",
     ),
+    (
+        # Every query the dashboard, /metrics and `rulebot status` run finds its rows through an
+        # index bounded by time or by the rows in flight, so a month of history costs nothing:
+        # the latest messages with their send (a join on reply_to), sends the gateway may have
+        # twice, and the latest errors (finished sends with an error; retries are in flight).
+        "CREATE INDEX outbox_reply_to ON outbox(reply_to)",
+        "CREATE INDEX outbox_possible_duplicate ON outbox(created_at) WHERE possible_duplicate = 1",
+        "CREATE INDEX outbox_failed ON outbox(finished_at) WHERE error IS NOT NULL",
+    ),
 ]
 
 

@@ -22,6 +22,9 @@ from bot.store.rows import ClientRecord, DecidedBatch, OutboxItem, StoreStats
 CONVERSATION_S = 24 * 3600
 #: delivery statuses only move forward (webhooks may arrive out of order)
 STATUS_RANK = {"sent": 1, "delivered": 2, "failed": 2, "read": 3, "played": 4}
+#: a send in flight, written as the outbox_due index's condition: SQLite uses a partial index
+#: only for a query that repeats its condition (`state = 'pending'` alone reads the outbox)
+IN_FLIGHT = "state IN ('pending', 'sending')"
 #: most `?` in one `IN (...)` list (SQLite allows 999 variables in all on old builds)
 _IN_LIST = 400
 
@@ -65,11 +68,14 @@ async def clients_with_pending(
 ) -> tuple[dict[str, float], float | None]:
     """Unclaimed clients whose messages are ready, oldest first, each with when it fell due;
     and when the next of the others will be ready."""
+    # The pending messages first (the inbox_pending index holds only those), then each one's
+    # client by key: driven from the clients, the query would grow with everyone who ever wrote.
     rows = await conn.fetch(
-        "SELECT i.client, MIN(i.received_at) AS first_at, MAX(i.received_at) AS last_at "
-        "FROM inbox i JOIN clients c ON c.client = i.client "
-        "WHERE i.state = 'pending' AND (c.claim_until IS NULL OR c.claim_until < ?) "
-        "GROUP BY i.client ORDER BY first_at",
+        "SELECT p.client, p.first_at, p.last_at FROM ("
+        "  SELECT client, MIN(received_at) AS first_at, MAX(received_at) AS last_at "
+        "  FROM inbox WHERE state = 'pending' GROUP BY client"
+        ") p JOIN clients c ON c.client = p.client "
+        "WHERE c.claim_until IS NULL OR c.claim_until < ? ORDER BY p.first_at",
         now,
     )
     ready: dict[str, float] = {}
@@ -328,11 +334,11 @@ async def record_event(conn: Connection, kind: str, detail: str, now: float) -> 
 
 
 async def stats(conn: Connection, since: float) -> StoreStats:
+    # Each count reads an index bounded by the rows in flight or by `since`, never the history:
+    # the in-flight states spelled as the outbox_due index's condition, so SQLite uses it.
     counts = await conn.fetchrow(
         "SELECT "
         "(SELECT COUNT(*) FROM inbox WHERE state = 'pending') AS inbox_pending, "
-        "(SELECT COUNT(*) FROM outbox WHERE state = 'pending') AS outbox_pending, "
-        "(SELECT COUNT(*) FROM outbox WHERE state = 'sending') AS outbox_in_flight, "
         "(SELECT COUNT(*) FROM inbox WHERE received_at >= ?) AS received, "
         "(SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1 AND created_at >= ?) "
         "  AS possible_duplicates, "
@@ -342,27 +348,61 @@ async def stats(conn: Connection, since: float) -> StoreStats:
         since,
     )
     assert counts is not None  # a SELECT without FROM always has its one row
+    in_flight = dict(
+        await conn.fetch(
+            f"SELECT state, COUNT(*) FROM outbox WHERE {IN_FLIGHT} GROUP BY state",
+        )
+    )
     outcomes = await conn.fetch(
         "SELECT outcome, COUNT(*) FROM inbox WHERE decided_at >= ? GROUP BY outcome", since
     )
     sends = await conn.fetch(
         "SELECT state, COUNT(*) FROM outbox WHERE finished_at >= ? GROUP BY state", since
     )
-    errors = await conn.fetch(
-        "SELECT COALESCE(finished_at, next_attempt_at), state, error FROM outbox "
-        "WHERE error IS NOT NULL ORDER BY COALESCE(finished_at, next_attempt_at) DESC LIMIT 5"
-    )
     return StoreStats(
         inbox_pending=counts["inbox_pending"],
-        outbox_pending=counts["outbox_pending"],
-        outbox_in_flight=counts["outbox_in_flight"],
+        outbox_pending=in_flight.get("pending", 0),
+        outbox_in_flight=in_flight.get("sending", 0),
         received=counts["received"],
         outcomes={r[0]: r[1] for r in outcomes},
         sends={r[0]: r[1] for r in sends},
         possible_duplicates=counts["possible_duplicates"],
         conversations=counts["conversations"],
-        recent_errors=tuple((r[0], r[1] or "error", r[2]) for r in errors),
+        recent_errors=await _recent_errors(conn, 5),
     )
+
+
+async def _recent_errors(conn: Connection, limit: int) -> tuple[tuple[float, str, str], ...]:
+    """The latest errors, newest first: sends that failed for good (the outbox_failed index)
+    and sends waiting for a retry (in flight), merged."""
+    finished = await conn.fetch(
+        "SELECT finished_at, state, error FROM outbox "
+        "WHERE error IS NOT NULL AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+        limit,
+    )
+    retrying = await conn.fetch(
+        "SELECT next_attempt_at, state, error FROM outbox "
+        f"WHERE {IN_FLIGHT} AND error IS NOT NULL AND finished_at IS NULL "
+        "ORDER BY next_attempt_at DESC LIMIT ?",
+        limit,
+    )
+    latest = sorted([*finished, *retrying], key=lambda row: row[0], reverse=True)[:limit]
+    return tuple((r[0], r[1] or "error", r[2]) for r in latest)
+
+
+async def next_send_due(conn: Connection) -> float | None:
+    """When the next send falls due: the earliest retry, or the earliest lease to lapse.
+
+    Two index walks of the sends in flight (outbox_due, outbox_address) that stop at the first
+    row, so the cost follows the sends in flight, not the outbox.
+    """
+    retry = await conn.fetchval(
+        f"SELECT next_attempt_at FROM outbox WHERE {IN_FLIGHT} AND state = 'pending' "
+        "ORDER BY next_attempt_at LIMIT 1"
+    )
+    lease = await conn.fetchval("SELECT MIN(lease_until) FROM outbox WHERE state = 'sending'")
+    due = [when for when in (retry, lease) if when is not None]
+    return min(due) if due else None
 
 
 async def prune(conn: Connection, older_than: float) -> int:

@@ -341,8 +341,8 @@ async def _claim_sends(
     rows = await conn.fetch(
         "WITH due AS ("
         "  SELECT id FROM outbox"
-        "  WHERE (state = 'pending' AND next_attempt_at <= $1)"
-        "     OR (state = 'sending' AND lease_until < $1)"
+        f"  WHERE {ops.IN_FLIGHT} AND ((state = 'pending' AND next_attempt_at <= $1)"
+        "     OR (state = 'sending' AND lease_until < $1))"
         "  ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"
         "), claimed AS ("
         "  UPDATE outbox o SET state = 'sending', claimed_by = $3, lease_until = $4,"
@@ -365,9 +365,4 @@ async def _claim_sends(
         )
         for row in rows
     ]
-    next_due = await conn.fetchval(
-        "SELECT LEAST(MIN(next_attempt_at) FILTER (WHERE state = 'pending'), "
-        "MIN(lease_until) FILTER (WHERE state = 'sending')) "
-        "FROM outbox WHERE state IN ('pending', 'sending')"
-    )
-    return items, next_due
+    return items, await ops.next_send_due(conn)

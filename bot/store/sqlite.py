@@ -195,7 +195,9 @@ async def _add_inbound_many(conn: Connection, rows: list[tuple[InboxRow, float]]
 
 async def _recover(conn: Connection, now: float) -> int:
     # One process owns a SQLite file: whatever is claimed now was claimed by a dead process.
-    await conn.execute("UPDATE clients SET claimed_by = NULL, claim_until = NULL")
+    await conn.execute(
+        "UPDATE clients SET claimed_by = NULL, claim_until = NULL WHERE claimed_by IS NOT NULL"
+    )
     return await conn.execute(
         "UPDATE outbox SET state = 'pending', possible_duplicate = 1, next_attempt_at = ?, "
         "claimed_by = NULL, lease_until = NULL WHERE state = 'sending'",
@@ -248,8 +250,10 @@ async def _claim_sends(
     rows = await conn.fetch(
         "SELECT o.*, c.last_message_at, c.gateway_window_end, c.gateway_window_reported_at "
         "FROM outbox o LEFT JOIN clients c ON c.client = o.client "
-        "WHERE (o.state = 'pending' AND o.next_attempt_at <= ?) "
-        "   OR (o.state = 'sending' AND o.lease_until < ?) "
+        # The outbox_due condition first: without it the OR keeps SQLite off the index and the
+        # claim reads every send ever made; with it, the claim walks the sends in flight only.
+        f"WHERE o.{ops.IN_FLIGHT} AND ((o.state = 'pending' AND o.next_attempt_at <= ?) "
+        "   OR (o.state = 'sending' AND o.lease_until < ?)) "
         "ORDER BY o.next_attempt_at, o.id LIMIT ?",
         now,
         now,
@@ -269,8 +273,4 @@ async def _claim_sends(
         items.append(
             ops.outbox_item(row, attempts=row["attempts"] + 1, possible_duplicate=uncertain)
         )
-    next_due = await conn.fetchval(
-        "SELECT MIN(due) FROM (SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = "
-        "'pending' UNION ALL SELECT MIN(lease_until) FROM outbox WHERE state = 'sending')"
-    )
-    return items, next_due
+    return items, await ops.next_send_due(conn)
