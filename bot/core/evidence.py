@@ -10,14 +10,12 @@ phrase is, whether the message negates it ("not delivery"), and how central its 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import regex
-
 from bot.core import cues
 from bot.core.forms import token_variants
-from bot.core.text import tokenize
 
 #: how much one piece of evidence weighs, by how it was found
 WEIGHTS = {
@@ -34,9 +32,8 @@ WEIGHTS = {
 PHRASE_BONUS = 0.25
 #: a keyword counts as negated when a negator stands this many words before it, or fewer
 NEGATION_REACH = 3
-#: a keyword counts as negated when a negator stands this many words before it, or fewer
-NEGATION_REACH = 3
-_CLAUSE = regex.compile(r"[,.!?;:\n()\[\]|…—–\"]+|\s-\s")
+#: a word, or punctuation that ends a clause
+_WORD_OR_MARK = re.compile(r"([^\W_]+)|([,.!?;:\n()\[\]|…—–\"]+|\s-\s)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +74,14 @@ class Evidence:
         return f"{text}, negated" if self.negated else text
 
 
-def mark_negations(text: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:
-    """Mark evidence the message negates: "not X", "לא צריך X", "X לא צריך"."""
+def mark_negations(folded: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:
+    """Mark evidence the message negates: "not X", "לא צריך X", "X לא צריך".
+
+    `folded` is the message's text as `text.fold` gives it, `tokens` its words.
+    """
     if not any(t in cues.NEGATORS or t in cues.ABSENCE for t in tokens):
         return
-    clauses = clause_ids(text, len(tokens))
+    clauses = clause_ids(folded, len(tokens))
     for evidence in found.values():
         for i, item in enumerate(evidence):
             if item.how in ("pattern", "any"):
@@ -116,12 +116,13 @@ def _is_negated(tokens: list[str], start: int, end: int) -> bool:
 
 
 @lru_cache(maxsize=16384)
-def _clause_cues(token: str) -> tuple[bool, bool, bool]:
-    """Whether `token` marks its clause as the point, a request, or background."""
+def _clause_cues(token: str) -> tuple[bool, bool, bool, bool]:
+    """Whether `token` marks its clause as the point, a request, background, or a contrast."""
     return (
         is_cue(token, cues.FOCUS),
         is_cue(token, cues.REQUEST),
         is_cue(token, cues.BACKGROUND),
+        is_cue(token, cues.CONTRAST),
     )
 
 
@@ -130,16 +131,33 @@ def is_cue(token: str, words: frozenset[str]) -> bool:
     return any(variant in words for variant, _ in token_variants(token))
 
 
-def clause_ids(text: str, count: int) -> list[int]:
-    """For each of the text's `count` words, the number of the clause (punctuation apart)."""
+def split_clauses(folded: str) -> list[tuple[list[str], str]]:
+    """A folded text's clauses: the words of each, and the punctuation that closes it.
+
+    One pass of one expression, so the words are those `text.words_of` gives.
+    """
+    clauses: list[tuple[list[str], str]] = []
+    words: list[str] = []
+    for word, mark in _WORD_OR_MARK.findall(folded):
+        if word:
+            words.append(word)
+        else:
+            clauses.append((words, mark))
+            words = []
+    clauses.append((words, ""))
+    return clauses
+
+
+def clause_ids(folded: str, count: int) -> list[int]:
+    """For each of the `count` words of a folded text, the number of its clause."""
     ids: list[int] = []
-    for number, piece in enumerate(_CLAUSE.split(text)):
-        ids.extend([number] * len(tokenize(piece)))
+    for number, (words, _) in enumerate(split_clauses(folded)):
+        ids.extend([number] * len(words))
     return ids if len(ids) == count else [0] * count
 
 
-def clause_weights(text: str, count: int) -> list[float]:
-    """For each of the text's `count` words, how central its clause is to the message.
+def clause_weights(folded: str, count: int) -> list[float]:
+    """For each of the `count` words of a folded text, how central its clause is to the message.
 
     The text is cut into clauses at punctuation; a clause that marks its point ("mainly",
     "I need") or asks a question weighs more, one in the background ("later", "thanks for",
@@ -147,22 +165,19 @@ def clause_weights(text: str, count: int) -> list[float]:
     """
     weights: list[float] = []
     after_contrast = False
-    pieces = _CLAUSE.split(text)
-    marks = [*_CLAUSE.findall(text), ""]
-    for piece, mark in zip(pieces, marks, strict=False):
-        words = tokenize(piece)
+    for words, mark in split_clauses(folded):
         if not words:
             continue
         # "X but Y" inside one clause: split at the contrast word
         parts: list[list[str]] = [[]]
         for word in words:
-            if is_cue(word, cues.CONTRAST) and parts[-1]:
+            if _clause_cues(word)[3] and parts[-1]:
                 parts.append([])
             parts[-1].append(word)
         for n, part in enumerate(parts):
             focus = request = background = 0
             for word in part:
-                is_focus, is_request, is_background = _clause_cues(word)
+                is_focus, is_request, is_background, _ = _clause_cues(word)
                 focus += is_focus
                 request += is_request
                 background += is_background
@@ -173,7 +188,7 @@ def clause_weights(text: str, count: int) -> list[float]:
                 weight += 0.3
             weights.extend([max(0.2, weight)] * len(part))
             after_contrast = False
-        after_contrast = bool(words) and is_cue(words[-1], cues.CONTRAST)
+        after_contrast = bool(words) and _clause_cues(words[-1])[3]
     if len(weights) != count:  # a split that changed the words: weigh all alike
         return [1.0] * count
     return weights

@@ -25,7 +25,7 @@ import regex
 from bot.core import cues
 from bot.core.evidence import Evidence, clause_weights, mark_negations
 from bot.core.forms import EXACT, FORM, ROOT, token_variants, word_keys
-from bot.core.text import tokenize
+from bot.core.text import fold, tokenize, words_of
 from bot.core.typos import deletions, typo_distance, typo_edits, typo_probes
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,9 @@ PATTERN_TIMEOUT_S = 0.05
 
 #: a greeting keyword counts only within this many words of the message's start
 GREETING_REACH = 3
+#: words whose lookups an index remembers (a few MB at most), then it starts again
+_MEMO_WORDS = 50_000
 _TYPO = 0  # level of a typo: below ROOT, so a typo never outranks a real form
-_CLAUSE = regex.compile(r"[,.!?;:\n()\[\]|…—–\"]+|\s-\s")
 _QUESTION = regex.compile(r"[?؟]")
 
 
@@ -69,8 +70,10 @@ class _Entry:
 class MessageMatch:
     """One message, scanned: every rule's evidence, exclusions, and the ranking."""
 
-    def __init__(self, text: str, tokens: list[str], index: KeywordIndex) -> None:
+    def __init__(self, text: str, folded: str, tokens: list[str], index: KeywordIndex) -> None:
         self.text = text
+        #: the text as `text.fold` gives it: its words are `tokens`, its punctuation kept
+        self.folded = folded
         self.tokens = tokens
         self._index = index
         #: rule index -> its evidence, in message order
@@ -193,7 +196,7 @@ class MessageMatch:
     def _clause_weights(self) -> list[float]:
         """For each token, how central its clause is (1 = ordinary)."""
         if self._clauses is None:
-            self._clauses = clause_weights(self.text, len(self.tokens))
+            self._clauses = clause_weights(self.folded, len(self.tokens))
         return self._clauses
 
 
@@ -208,6 +211,9 @@ class KeywordIndex:
         self._entries: dict[str, list[_Entry]] = {}
         #: a keyword word's one-letter deletions (and itself) -> the word, for typos
         self._near: dict[str, set[str]] = {}
+        #: message word -> what `_lookup` / `_typo_lookup` found for it
+        self._memo: dict[str, tuple[tuple[_Entry, int, bool], ...]] = {}
+        self._typo_memo: dict[str, tuple[_Entry, ...]] = {}
         count = 0
         for i, words in enumerate(self.rules):
             for is_exclude, listed in ((False, words.keywords), (True, words.exclude)):
@@ -238,40 +244,37 @@ class KeywordIndex:
 
     def scan(self, text: str) -> MessageMatch:
         """Normalise `text` and gather every rule's evidence and exclusions."""
-        tokens = tokenize(text)
-        found = MessageMatch(text, tokens, self)
+        folded = fold(text)
+        tokens = words_of(folded)
+        found = MessageMatch(text, folded, tokens, self)
         if not tokens or not self._entries:
             return found
         rules = self.rules
-        entries = self._entries
         greeting_end = cues.greeting_at(tokens, 0)
-        matched_tokens: set[int] = set()
+        unmatched: list[int] = []
         for position, token in enumerate(tokens):
-            if token in cues.HOMOGRAPHS:
+            hits = self._lookup(token)
+            if not hits:
+                unmatched.append(position)
                 continue
-            for variant, prefixed in token_variants(token):
-                for key, level in word_keys(variant):
-                    for entry in entries.get(key, ()):
-                        words = rules[entry.rule]
-                        if prefixed and not words.prefixes:
-                            continue
-                        grade = min(level, entry.level)
-                        if grade < EXACT and (not words.forms or position < greeting_end):
-                            continue
-                        if grade == ROOT and _merely_contains(variant, entry.words[0]):
-                            continue
-                        end = position + len(entry.words)
-                        if len(entry.words) > 1:
-                            rest = _rest_grade(entry.words[1:], tokens[position + 1 : end], words)
-                            if rest is None:
-                                continue
-                            grade = min(grade, rest)
-                        how = _how(grade, prefixed)
-                        self._record(found, entry, how, position, end)
-                        matched_tokens.add(position)
-        self._typos(found, tokens, matched_tokens, greeting_end)
+            for entry, grade, prefixed in hits:
+                if grade < EXACT and position < greeting_end:
+                    continue
+                end = position + len(entry.words)
+                if len(entry.words) > 1:
+                    rest = _rest_grade(
+                        entry.words[1:], tokens[position + 1 : end], rules[entry.rule]
+                    )
+                    if rest is None:
+                        continue
+                    grade = min(grade, rest)
+                self._record(found, entry, _how(grade, prefixed), position, end)
+        if self._near:
+            for position in unmatched:
+                if position >= greeting_end:
+                    self._typos(found, tokens, position)
         self._greetings(found, tokens)
-        mark_negations(found.text, found.tokens, found.evidence)
+        mark_negations(found.folded, found.tokens, found.evidence)
         return found
 
     def _record(self, found: MessageMatch, entry: _Entry, how: str, start: int, end: int) -> None:
@@ -289,35 +292,79 @@ class KeywordIndex:
                 return
         evidence.append(new)
 
-    def _typos(
-        self, found: MessageMatch, tokens: list[str], matched: set[int], greeting_end: int
-    ) -> None:
-        """Words no keyword reached, read as a keyword one or two letters away."""
-        near = self._near
-        if not near:
-            return
-        for position, token in enumerate(tokens):
-            if position in matched or position < greeting_end or len(token) < 3:
-                continue
-            for variant, prefixed, probes in typo_probes(token):
-                for probe in probes:
-                    words = near.get(probe)
-                    if words:
-                        for word in words:
-                            self._typo_hit(found, tokens, position, variant, word, prefixed)
+    def _lookup(self, token: str) -> tuple[tuple[_Entry, int, bool], ...]:
+        """(entry, grade, prefixed) for every keyword word `token` may be: as written, behind a
+        prefix, another form or the same root, each within what its rule allows.
 
-    def _typo_hit(
-        self,
-        found: MessageMatch,
-        tokens: list[str],
-        position: int,
-        typed: str,
-        word: str,
-        prefixed: bool,
-    ) -> None:
+        Memoised per word: a shop's clients use a small vocabulary again and again, and what a
+        word matches depends on the word alone (its neighbours are checked by the caller).
+        """
+        memo = self._memo
+        hits = memo.get(token)
+        if hits is not None:
+            return hits
+        if token in cues.HOMOGRAPHS:
+            hits = ()
+        else:
+            found = []
+            rules = self.rules
+            entries = self._entries
+            for variant, prefixed in token_variants(token):
+                for key, level in word_keys(variant):
+                    for entry in entries.get(key, ()):
+                        words = rules[entry.rule]
+                        if prefixed and not words.prefixes:
+                            continue
+                        grade = min(level, entry.level)
+                        if grade < EXACT and not words.forms:
+                            continue
+                        if grade == ROOT and _merely_contains(variant, entry.words[0]):
+                            continue
+                        found.append((entry, grade, prefixed))
+            hits = tuple(found)
+        if len(memo) >= _MEMO_WORDS:
+            memo.clear()
+        memo[token] = hits
+        return hits
+
+    def _typos(self, found: MessageMatch, tokens: list[str], position: int) -> None:
+        """A word no keyword reached, read as a keyword one or two letters away."""
+        for entry in self._typo_lookup(tokens[position]):
+            end = position + len(entry.words)
+            if len(entry.words) > 1:
+                rest = _rest_grade(
+                    entry.words[1:], tokens[position + 1 : end], self.rules[entry.rule]
+                )
+                if rest is None:
+                    continue
+            self._record(found, entry, "typo", position, end)
+
+    def _typo_lookup(self, token: str) -> tuple[_Entry, ...]:
+        """Every keyword entry whose word `token` may be a misspelling of (memoised)."""
+        memo = self._typo_memo
+        hits = memo.get(token)
+        if hits is not None:
+            return hits
+        found: list[_Entry] = []
+        if len(token) >= 3:
+            near = self._near
+            for variant, prefixed, probes in typo_probes(token):
+                words: set[str] = set()
+                for probe in probes:
+                    words.update(near.get(probe, ()))
+                for word in words:
+                    found.extend(self._typo_entries(variant, word, prefixed))
+        hits = tuple(found)
+        if len(memo) >= _MEMO_WORDS:
+            memo.clear()
+        memo[token] = hits
+        return hits
+
+    def _typo_entries(self, typed: str, word: str, prefixed: bool) -> list[_Entry]:
         distance = typo_edits(typed, word)
         if not distance:
-            return
+            return []
+        found = []
         for entry in self._entries.get(word, ()):
             if entry.level != EXACT:
                 continue
@@ -326,12 +373,8 @@ class KeywordIndex:
                 continue
             if distance > typo_distance(word, fuzzy=words.fuzzy):
                 continue
-            end = position + len(entry.words)
-            if len(entry.words) > 1:
-                rest = _rest_grade(entry.words[1:], tokens[position + 1 : end], words)
-                if rest is None:
-                    continue
-            self._record(found, entry, "typo", position, end)
+            found.append(entry)
+        return found
 
     def _greetings(self, found: MessageMatch, tokens: list[str]) -> None:
         """Greeting rules: any greeting near the start counts; their words later, or only

@@ -7,6 +7,7 @@ tokens come from the `regex` module, after the marks are gone (see engineering n
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -16,9 +17,11 @@ __all__ = [
     "ARABIC_PREFIXES",
     "HEBREW_PREFIXES",
     "PREFIXES",
+    "fold",
     "normalize",
     "prefix_stems",
     "tokenize",
+    "words_of",
 ]
 
 # Hebrew final letters fold to their ordinary form; Arabic look-alikes to one letter.
@@ -37,18 +40,29 @@ _RARE_TABLE = str.maketrans(
 _MARKS = regex.compile(r"\p{M}+")
 # An apostrophe or geresh/gershayim inside a word belongs to it: don't -> dont, מע"מ -> מעמ.
 _INNER_QUOTE = regex.compile(r"(?<=\p{L})['’`׳״\"](?=\p{L})")
-_WORD = regex.compile(r"[\p{L}\p{N}]+")
-_ASCII_WORD = regex.compile(r"[a-z0-9]+")
+# Words are split out of *folded* text, whose combining marks are gone, so the standard library's
+# `re` splits them right (letters and digits, `[^\W_]`) at about half the cost of `regex`.
+_WORD = re.compile(r"[^\W_]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 _ASCII_INNER_QUOTE = regex.compile(r"(?<=[a-z])['`\"](?=[a-z])")
 
 
 def tokenize(text: str) -> list[str]:
     """The words of `text`, normalised: emoji and punctuation separate words, never break one."""
+    return words_of(fold(text))
+
+
+def fold(text: str) -> str:
+    """`text` normalised letter by letter (case, marks, final letters, digits), punctuation kept.
+
+    `words_of(fold(text))` are its tokens; the punctuation left in place lets the caller cut the
+    folded text into clauses without normalising each clause again.
+    """
     if text.isascii():
         lowered = text.lower()
         if "'" in lowered or '"' in lowered or "`" in lowered:
             lowered = _ASCII_INNER_QUOTE.sub("", lowered)
-        return _ASCII_WORD.findall(lowered)
+        return lowered
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
     folded = _MARKS.sub("", folded)
     for final, ordinary in _FOLD_PAIRS:
@@ -56,7 +70,13 @@ def tokenize(text: str) -> list[str]:
             folded = folded.replace(final, ordinary)
     if _RARE.search(folded):
         folded = folded.translate(_RARE_TABLE)
-    folded = _INNER_QUOTE.sub("", folded)
+    return _INNER_QUOTE.sub("", folded)
+
+
+def words_of(folded: str) -> list[str]:
+    """The words of text already folded by `fold`."""
+    if folded.isascii():
+        return _ASCII_WORD.findall(folded)
     return _WORD.findall(folded)
 
 
