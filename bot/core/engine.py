@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 
 from bot.core.card import Card
 from bot.core.conditions import Moment
-from bot.core.matcher import MessageMatch
+from bot.core.message_match import MessageMatch
 from bot.core.ruleset import RuleSet
 from bot.core.values import CONVERSATION, ClientState, Decision, InboundMessage, Reply
 

@@ -15,7 +15,8 @@ from bot.core.card import Card
 from bot.core.conditions import Condition
 from bot.core.diagnostics import Path as NodePath
 from bot.core.diagnostics import SourceMap
-from bot.core.matcher import KeywordIndex, MessageMatch, RuleWords
+from bot.core.matcher import KeywordIndex, RuleWords
+from bot.core.message_match import MessageMatch
 
 FALLBACK = "fallback"
 DEFAULT_MAX_WAIT_S = 15.0

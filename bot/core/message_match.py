@@ -1,0 +1,157 @@
+"""One message scanned against a rule set: every rule's evidence, exclusions, and the ranking.
+
+`KeywordIndex.scan` fills it; the engine asks it which rules may answer, strongest first, and
+how each matched. Ranking is here, finding is in `matcher`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import regex
+
+from bot.core import cues
+from bot.core.evidence import Evidence, clause_weights
+
+if TYPE_CHECKING:
+    from bot.core.matcher import KeywordIndex
+
+log = logging.getLogger(__name__)
+
+#: a user pattern that runs longer than this counts as no match (and is logged)
+PATTERN_TIMEOUT_S = 0.05
+_QUESTION = regex.compile(r"[?؟]")
+
+
+class MessageMatch:
+    """One message, scanned: every rule's evidence, exclusions, and the ranking."""
+
+    def __init__(self, text: str, folded: str, tokens: list[str], index: KeywordIndex) -> None:
+        self.text = text
+        #: the text as `text.fold` gives it: its words are `tokens`, its punctuation kept
+        self.folded = folded
+        self.tokens = tokens
+        self._index = index
+        #: rule index -> its evidence, in message order
+        self.evidence: dict[int, list[Evidence]] = {}
+        #: rule index -> the `exclude:` word found
+        self.vetoes: dict[int, str] = {}
+        self._clauses: list[float] | None = None
+
+    @property
+    def hits(self) -> dict[int, str]:
+        """Rule index -> the first keyword (as written) found, not negated."""
+        found = {}
+        for rule, evidence in self.evidence.items():
+            for item in evidence:
+                if not item.negated and item.how not in ("pattern", "any", "greeting"):
+                    found[rule] = item.keyword
+                    break
+        return found
+
+    def candidates(self) -> list[int]:
+        """Rules that may answer, strongest evidence first (file order breaks ties).
+
+        Rules whose only evidence is a greeting, or that need no keyword, come after every
+        rule with evidence of a topic, wherever they stand in the file.
+        """
+        index = self._index
+        for rule in index.always_check:
+            if rule not in self.evidence:
+                self._check_always(rule)
+        scored = []
+        for rule, _evidence in self.evidence.items():
+            if rule in self.vetoes:
+                continue
+            strength = self.strength(rule)
+            if strength <= 0 and not index.rules[rule].catch_all:
+                continue
+            scored.append((-strength, rule))
+        scored.sort()
+        return [rule for _, rule in scored]
+
+    def strength(self, rule: int) -> float:
+        """The weight of a rule's evidence, each weighed by how central its clause is."""
+        evidence = self.evidence.get(rule)
+        if not evidence:
+            return 0.0
+        topical = [e for e in evidence if e.how not in ("greeting", "any")]
+        if not topical:
+            # a greeting or a rule without keywords: only when nothing else answers
+            return 0.01 if any(e.how == "greeting" for e in evidence) else 0.0
+        # clauses can only change an answer where two rules or more have evidence
+        clauses = self._clause_weights() if len(self.evidence) > 1 else None
+        total = 0.0
+        for item in topical:
+            weight = item.weight
+            if clauses is not None and weight:
+                weight *= clauses[item.start]
+            total += weight
+        return total
+
+    def rule_match(self, rule: int) -> str | None:
+        """How rule `rule` matched ("'sales'", "'shipped', a form of 'shipping'"), or None."""
+        if rule in self.vetoes:
+            return None
+        if rule in self._index.always_check and rule not in self.evidence:
+            self._check_always(rule)
+        for item in self.evidence.get(rule, ()):
+            if not item.negated:
+                return item.describe()
+        return None
+
+    def negated(self, rule: int) -> list[Evidence]:
+        """The rule's keywords that the message negates ("not delivery")."""
+        return [e for e in self.evidence.get(rule, ()) if e.negated]
+
+    @property
+    def social(self) -> bool:
+        """Only thanks, praise, emoji or a greeting: a message that wants no card."""
+        tokens = self.tokens
+        if not tokens:
+            return True
+        if _QUESTION.search(self.text):
+            return False
+        rest = tokens[cues.greeting_at(tokens, 0) :]
+        return any(t in cues.SOCIAL for t in rest) and not any(t in cues.REQUEST for t in rest)
+
+    @property
+    def spam(self) -> bool:
+        """An advertisement: links to click, prizes, loans. Never answered."""
+        return sum(t in cues.SPAM for t in self.tokens) >= 1 and (
+            "http" in self.text or "!!" in self.text or "🔥" in self.text
+            or any(t in ("לחצו", "click", "اشترك") for t in self.tokens)
+        )  # fmt: skip
+
+    def _check_always(self, rule: int) -> None:
+        words = self._index.rules[rule]
+        if words.pattern is not None:
+            try:
+                found = words.pattern.search(self.text, timeout=PATTERN_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "rule #%d: pattern /%s/ took over %.2f s on a %d-character message; "
+                    "counted as no match",
+                    rule + 1,
+                    words.pattern.pattern,
+                    PATTERN_TIMEOUT_S,
+                    len(self.text),
+                )
+                found = None
+            if found is not None:
+                shown = f"/{words.pattern.pattern}/"
+                self.evidence.setdefault(rule, []).append(
+                    Evidence(rule, shown, found.group(0), "pattern", 0, 1)
+                )
+                return
+        if words.catch_all and self.text.strip():
+            self.evidence.setdefault(rule, []).append(
+                Evidence(rule, "any message", "", "any", 0, 0)
+            )
+
+    def _clause_weights(self) -> list[float]:
+        """For each token, how central its clause is (1 = ordinary)."""
+        if self._clauses is None:
+            self._clauses = clause_weights(self.folded, len(self.tokens))
+        return self._clauses
