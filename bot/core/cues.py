@@ -74,6 +74,29 @@ SPAM = _words(
     "לחצו הלוואות הלוואה הגרלה זכית",
     "اشترك اربح مجانا مجاني ربحت قرض",
 )
+#: function words (pronouns, prepositions, conjunctions, question words, particles) and the
+#: everyday words of time: never a topic, so never read as another form, the root or a typo of
+#: a keyword ("למחר" is "for tomorrow", not the root of "מחיר"; "ואם" is "and if"). Written as
+#: they are, they still match a keyword that is written the same.
+FUNCTION_WORDS = _words(
+    "a an the and or but if of to in on at for with from by about as into than then so",
+    "is are was were be been am do does did have has had can could would will shall should",
+    "i you he she it we they me him her us them my your his its our their mine yours",
+    "this that these those there here what when where who whom whose how why which",
+    "not no yes just also too very only some any all each every other another more most",
+    "now today tomorrow tonight yesterday soon later still already again",
+    "want wanted ask asked know knew think thought tell told say said get got",
+    "את של על עם אם כי גם או אבל זה זו זאת אלה אלו הוא היא הם הן אני אתה את אנחנו אתם",
+    "לי לך לו לה לנו לכם להם אותי אותך אותו אותה אותנו אותם שלי שלך שלו שלה שלנו שלכם",
+    "יש אין מה מי מתי איפה איך למה כמה כל עוד כבר רק פה כאן שם כן לא אז אחרי לפני",
+    "היום מחר אתמול עכשיו הערב מחרתיים",
+    "רציתי רוצה רוצים לשאול שאלה לדעת יודע יודעת תגיד תגידו אמרו אמר אמרה",
+    "في من على عن الى الي مع هذا هذه هاد هاذا هادا هاي ذلك تلك انا انت انتي انتو انتم",
+    "احنا نحن هو هي هم هن شو ايش وين فين متى امتى ايمتى كيف ليش لماذا قديش كم كل بس",
+    "كمان ايضا مش ما لا اذا لو عشان لان لأن يعني عند عندي عندك عندكم عنا هيك",
+    "اليوم بكرا بكره امبارح هلق هلا هسا هلأ الحين",
+    "بدي بدنا اسأل بسأل سؤال بعرف بتعرف بتعرفو قلي قلتلي",
+)
 #: common words that look like a prefix and a keyword but are another word: "בתור" is "as"
 #: (not "in the queue"), "بدور" is "I am looking for" (not "with a turn")
 HOMOGRAPHS = _words("בתור כתור", "بدور بدو")

@@ -168,14 +168,17 @@ class KeywordIndex:
             found = []
             rules = self.rules
             entries = self._entries
-            for variant, prefixed in token_variants(token):
+            variants = token_variants(token)
+            # a function word, even behind a prefix ("ואם"), is only ever itself
+            exact_only = _is_function_word(token)
+            for variant, prefixed in variants:
                 for key, level in word_keys(variant):
                     for entry in entries.get(key, ()):
                         words = rules[entry.rule]
                         if prefixed and not words.prefixes:
                             continue
                         grade = min(level, entry.level)
-                        if grade < EXACT and not words.forms:
+                        if grade < EXACT and (exact_only or not words.forms):
                             continue
                         if grade == ROOT and _merely_contains(variant, entry.words[0]):
                             continue
@@ -205,7 +208,7 @@ class KeywordIndex:
         if hits is not None:
             return hits
         found: list[_Entry] = []
-        if len(token) >= 3:
+        if len(token) >= 3 and not _is_function_word(token):
             near = self._near
             for variant, prefixed, probes in typo_probes(token):
                 words: set[str] = set()
@@ -260,6 +263,10 @@ class KeywordIndex:
                     keyword = self.rules[rule].keywords[0]
                     evidence.append(Evidence(rule, keyword, shown, "greeting", start, start + size))
             return
+
+
+def _is_function_word(token: str) -> bool:
+    return any(variant in cues.FUNCTION_WORDS for variant, _ in token_variants(token))
 
 
 def _merely_contains(word: str, keyword: str) -> bool:
