@@ -173,14 +173,27 @@ def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int
     beaten = [
         other
         for other in ranked
-        if other != index and 0.05 < scan.strength(other) < mine and scan.rule_match(other)
+        if other != index
+        and 0.05 < scan.strength(other) <= mine
+        and scan.rule_match(other)
+        # a rule found through the same words loses to file order alone: nothing to explain
+        and scan.found_through(other) != scan.found_through(index)
     ]
     if beaten:
         others = ", ".join(
             f"'{rules.rules[o].name}' ({scan.rule_match(o)}, {scan.strength(o):.2f})"
             for o in beaten[:2]
         )
-        parts.append(f" (main topic, {mine:.2f}, over {others})")
+        support = "".join(
+            f"; the message also says '{scan.tokens[w.start]}', as its '{w.source}' does"
+            for w in scan.support(index)
+        )
+        tie = (
+            "; a tie goes to the rule higher in the file"
+            if any(scan.strength(o) == mine for o in beaten[:2])
+            else ""
+        )
+        parts.append(f" (main topic, {mine:.2f}, over {others}{support}{tie})")
     negated = [
         f"'{e.found}' for '{rules.rules[r].name}'" for r in scan.evidence for e in scan.negated(r)
     ]

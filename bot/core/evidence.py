@@ -33,7 +33,7 @@ PHRASE_BONUS = 0.25
 #: a keyword counts as negated when a negator stands this many words before it, or fewer
 NEGATION_REACH = 3
 #: a word, or punctuation that ends a clause
-_WORD_OR_MARK = re.compile(r"([^\W_]+)|([,.!?;:\n()\[\]|…—–\"]+|\s-\s)")
+_WORD_OR_MARK = re.compile(r"([^\W_]+)|([,.!?;:،؛؟\n()\[\]|…—–\"]+|\s-\s)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from bot.core import cues
 from bot.core.evidence import Evidence, mark_negations
 from bot.core.forms import EXACT, FORM, ROOT, token_variants, word_keys
 from bot.core.message_match import MessageMatch
+from bot.core.support import SupportIndex
 from bot.core.text import fold, tokenize, words_of
 from bot.core.typos import deletions, typo_distance, typo_edits, typo_probes
 
@@ -48,6 +49,8 @@ class RuleWords:
     catch_all: bool = False
     #: its keywords are greetings: it answers any greeting, and only when nothing else does
     greeting: bool = False
+    #: texts whose other words support the rule when two rules compete (its `examples:`)
+    support: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,11 @@ class KeywordIndex:
                     count += 1
                     self._add(_Entry(i, is_exclude, keyword, tokens, EXACT), words)
         self._count = count
+        #: the other words of each rule's phrases and examples (see `support`)
+        self.support = SupportIndex()
+        for i, words in enumerate(self.rules):
+            phrases = [k for k in words.keywords if len(tokenize(k)) > 1]
+            self.support.add(i, words.keywords, [*phrases, *words.support])
         self._greeting_rules = tuple(i for i, r in enumerate(self.rules) if r.greeting)
 
     def _add(self, entry: _Entry, words: RuleWords) -> None:

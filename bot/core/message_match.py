@@ -13,6 +13,7 @@ import regex
 
 from bot.core import cues
 from bot.core.evidence import Evidence, clause_weights
+from bot.core.support import SUPPORT_WEIGHT, SUPPORT_WORDS, Support
 
 if TYPE_CHECKING:
     from bot.core.matcher import KeywordIndex
@@ -38,6 +39,7 @@ class MessageMatch:
         #: rule index -> the `exclude:` word found
         self.vetoes: dict[int, str] = {}
         self._clauses: list[float] | None = None
+        self._support: dict[int, list[Support]] | None = None
 
     @property
     def hits(self) -> dict[int, str]:
@@ -61,15 +63,32 @@ class MessageMatch:
             if rule not in self.evidence:
                 self._check_always(rule)
         scored = []
+        #: the message words a rule was found through -> the strongest rule found through them
+        through: dict[frozenset[int], float] = {}
         for rule, _evidence in self.evidence.items():
             if rule in self.vetoes:
                 continue
             strength = self.strength(rule)
             if strength <= 0 and not index.rules[rule].catch_all:
                 continue
-            scored.append((-strength, rule))
-        scored.sort()
-        return [rule for _, rule in scored]
+            words = self.found_through(rule)
+            if words:
+                through[words] = max(strength, through.get(words, 0.0))
+            scored.append((strength, rule, words))
+        # rules found through the very same words rank together, in file order: the owner put
+        # the one that should answer first ("eid closure" above "repair")
+        ranked = sorted(
+            (-(through[words] if words else strength), rule) for strength, rule, words in scored
+        )
+        return [rule for _, rule in ranked]
+
+    def found_through(self, rule: int) -> frozenset[int]:
+        """The positions of the message words that are the rule's counted evidence."""
+        return frozenset(
+            e.start
+            for e in self.evidence.get(rule, ())
+            if not e.negated and e.how not in ("greeting", "any")
+        )
 
     def strength(self, rule: int) -> float:
         """The weight of a rule's evidence, each weighed by how central its clause is."""
@@ -88,7 +107,26 @@ class MessageMatch:
             if clauses is not None and weight:
                 weight *= clauses[item.start]
             total += weight
+        if clauses is not None and total > 0:
+            for word in self.support(rule):
+                total += SUPPORT_WEIGHT * clauses[word.start]
         return total
+
+    def support(self, rule: int) -> list[Support]:
+        """Other words of the message that the rule's phrases or examples use (at most two),
+        when two rules or more compete; words that are already its evidence do not count."""
+        if len(self.evidence) < 2:
+            return []
+        if self._support is None:
+            self._support = self._index.support.find(self.tokens, self.evidence)
+        taken = {e.start for e in self.evidence.get(rule, ())}
+        negated = {e.start for e in self.negated(rule)}
+        found = [
+            word
+            for word in self._support.get(rule, ())
+            if word.start not in taken and word.start not in negated
+        ]
+        return found[:SUPPORT_WORDS]
 
     def rule_match(self, rule: int) -> str | None:
         """How rule `rule` matched ("'sales'", "'shipped', a form of 'shipping'"), or None."""

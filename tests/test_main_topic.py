@@ -1,0 +1,145 @@
+"""The main topic, refined: a rule's phrases and examples as support, rules found through the same
+words in file order, function words never read as another word, clauses cut at Arabic commas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.core import ClientState, InboundMessage, RuleSet, decide, load_rules
+
+BOOK = """\
+contacts:
+  desk: {name: Desk, phone: "052-555-0123"}
+  garage: {name: Garage, phone: "052-555-0124"}
+  courier: {name: Courier, phone: "052-555-0125"}
+  events: {name: Events, phone: "052-555-0126"}
+  tyres: {name: Tyres, phone: "052-555-0127"}
+rules:
+  - name: holiday closure
+    keywords: [repair, تصليح, תיקון]
+    when: {dates: ["2026-05-26..2026-05-29"]}
+    reply: {contact: garage}
+  - name: appointments
+    keywords: [appointment, תור, موعد]
+    reply: {contact: desk}
+  - name: cancel
+    keywords: [cancel, ביטול, إلغاء, "move my appointment", "להזיז תור"]
+    reply: {contact: desk}
+    examples: ["I need to cancel my appointment", "אני צריכה לבטל את התור", "بدي الغاء الموعد"]
+  - name: prices
+    keywords: [price, מחיר, سعر]
+    reply: {contact: desk}
+  - name: repair
+    keywords: [repair, تصليح, תיקון, engine]
+    reply: {contact: garage}
+    examples: ["the engine makes a noise, can you repair it?", "عندي عطل بالسيارة"]
+  - name: delivery
+    keywords: [delivery, توصيل, משלוח]
+    reply: {contact: courier}
+  - name: events
+    keywords: [party, حفلة, אירוע]
+    reply: {contact: events}
+fallback:
+  reply: {contact: desk}
+"""
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    path = tmp_path_factory.mktemp("topic") / "book.yaml"
+    path.write_text(BOOK, encoding="utf-8")
+    return load_rules(path)
+
+
+def answer(rules: RuleSet, text: str, at: datetime | None = None) -> tuple[str | None, str]:
+    """The rule that answers `text` and the engine's explanation."""
+    now = at or datetime(2026, 5, 11, 9, 0, tzinfo=UTC)
+    message = InboundMessage("m1", "972501234567", "972501234567", text, "text", now.timestamp())
+    decision = decide(message, rules, ClientState("972501234567"), now)
+    name = decision.replies[0].rule if decision.replies else None
+    return name, decision.explanation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm cancelling the appointment for Monday, sorry",
+        "ביטול התור של יום שני",
+        "بدي الغاء الموعد تبع بكرا",
+    ],
+)
+def test_a_rule_whose_examples_use_the_other_words_is_the_main_topic(
+    rules: RuleSet, text: str, tmp_path: Path
+) -> None:
+    # "appointment" is the appointments rule's keyword and the cancel rule's example word too;
+    # the cancel rule answers although the appointments rule stands above it
+    name, why = answer(rules, text)
+    assert name == "cancel", why
+    # without its examples and phrases, the cancel rule has nothing more to say than its rival
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        BOOK.replace(', "move my appointment", "להזיז תור"', "").replace(
+            '    examples: ["I need to cancel my appointment", "אני צריכה לבטל את התור", '
+            '"بدي الغاء الموعد"]\n',
+            "",
+        ),
+        encoding="utf-8",
+    )
+    assert "examples" not in plain.read_text(encoding="utf-8").split("name: cancel")[1][:200]
+    assert answer(load_rules(plain), text)[0] == "appointments"
+
+
+def test_support_alone_never_answers(rules: RuleSet) -> None:
+    # "noise" and "makes" are only in the repair rule's example: no keyword, so no repair card
+    name, _ = answer(rules, "the neighbours' dog makes a lot of noise")
+    assert name == "fallback"
+
+
+def test_try_says_which_example_word_tipped_the_balance(rules: RuleSet) -> None:
+    _, why = answer(rules, "ביטול התור של יום שני")
+    assert "the message also says 'התור', as its 'אני צריכה לבטל את התור' does" in why
+
+
+def test_rules_found_through_the_same_words_answer_in_file_order(rules: RuleSet) -> None:
+    # the repair rule's example also uses "بالسيارة", but the holiday rule, found through the
+    # same word "تصليح" and placed above it for those dates, answers
+    eid = datetime(2026, 5, 27, 9, 0, tzinfo=UTC)
+    name, why = answer(rules, "بدي تصليح بالسيارة، فاتحين؟", at=eid)
+    assert name == "holiday closure", why
+    name, _ = answer(rules, "بدي تصليح بالسيارة، فاتحين؟")
+    assert name == "repair"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "אפשר תור למחר?",  # "למחר" (for tomorrow) is not the root of "מחיר"
+        "بدي موعد بكرا",
+        "can I get an appointment today?",
+    ],
+)
+def test_function_words_are_never_read_as_another_word(rules: RuleSet, text: str) -> None:
+    name, why = answer(rules, text)
+    assert name == "appointments", why
+
+
+def test_a_function_word_still_matches_a_keyword_written_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "book.yaml"
+    path.write_text(
+        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
+        "rules:\n  - name: tomorrow\n    keywords: [tomorrow, מחר]\n    reply: {contact: desk}\n",
+        encoding="utf-8",
+    )
+    book = load_rules(path)
+    assert answer(book, "open tomorrow?")[0] == "tomorrow"
+    assert answer(book, "פתוחים מחר?")[0] == "tomorrow"
+
+
+def test_an_arabic_comma_ends_a_clause(rules: RuleSet) -> None:
+    # "later I'll ask about a party" sits in its own clause, in the background
+    text = "بدي اطلب توصيل لهلأ، وبعدين بسأل عن حفلة عيد ميلاد"
+    name, why = answer(rules, text)
+    assert name == "delivery", why
