@@ -6,11 +6,14 @@ Secrets (the API key, the webhook token, the admin token) are normally given as
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+import phonenumbers
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -38,6 +41,21 @@ class GatewaySettings(_Section):
     backoff_max_s: float = Field(default=300.0, gt=0)
     #: concurrent Send Contact requests
     concurrency: int = Field(default=16, ge=1, le=256)
+    #: a send whose outcome is unknown (timeout or dropped connection after the request was
+    #: written, an answer that is not JSON, a crash mid-send): `resend` tries again (the client
+    #: may get the card twice; counted as uncertain), `skip` never sends it again
+    on_uncertain: Literal["resend", "skip"] = "resend"
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_https(cls, value: str) -> str:
+        url = urlsplit(value)
+        if url.scheme not in ("https", "http") or not url.hostname:
+            raise ValueError("must be the gateway's https:// URL")
+        if url.scheme == "http" and not _is_loopback(url.hostname):
+            # The request carries the API key: plain http only to this machine (a local sandbox).
+            raise ValueError("must be https:// (plain http:// only for a loopback address)")
+        return value
 
     def secret(self) -> str | None:
         """The API key, read from `api_key` or the file `api_key_file`."""
@@ -108,9 +126,17 @@ class Config(_Section):
     @classmethod
     def _account_is_digits(cls, value: str) -> str:
         digits = value.lstrip("+").replace(" ", "").replace("-", "")
-        if not digits.isdigit() or not 8 <= len(digits) <= 15:
+        # International digits start with a country code, never 0 (0501234567 is a local number).
+        if not digits.isdigit() or not 8 <= len(digits) <= 15 or digits[0] == "0":
             raise ValueError(
-                "must be our WhatsApp number in international digits, e.g. 972501234567"
+                "must be our WhatsApp number in international digits with the country code, "
+                "e.g. 972501234567 (not a local number such as 0501234567)"
+            )
+        parsed = _parsed_or_none("+" + digits)
+        if parsed is None or not phonenumbers.is_possible_number(parsed):
+            raise ValueError(
+                "is not a possible international number: give the country code, then the "
+                "number without its leading 0, e.g. 972501234567"
             )
         return digits
 
@@ -120,6 +146,22 @@ class Config(_Section):
         if not re.fullmatch(r"[A-Za-z]{2}", value):
             raise ValueError("must be a two-letter region code such as IL")
         return value.upper()
+
+
+def _parsed_or_none(number: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_config(path: str | Path | None, *, environ: dict[str, str] | None = None) -> Config:

@@ -64,11 +64,14 @@ class GatewayResponse:
 
 
 class GatewayError(RulebotError):
-    """Send Contact did not succeed. `retryable` says whether trying again can help.
+    """Send Contact did not succeed. `retryable` says whether trying again can help;
+    `uncertain`, whether the card may have gone out all the same.
 
     `response` is the gateway's raw answer (None when none came: network error, timeout)."""
 
     retryable: bool = False
+    #: the gateway may have accepted the send all the same (no usable answer came back)
+    uncertain: bool = False
     #: short machine name used in the outbox and in metrics, e.g. "window_expired"
     code: str = "gateway_error"
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import aiohttp
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import GatewayError, GatewayResponse
 
@@ -23,7 +23,8 @@ from bot.errors import GatewayError, GatewayResponse
 
 
 class GatewayUnavailable(GatewayError):
-    """Network error, timeout, HTTP 5xx or 429: the request may not have arrived; retry."""
+    """The request never reached the gateway (no connection), or it answered HTTP 5xx or 429:
+    nothing was accepted; retry."""
 
     retryable = True
     code = "unavailable"
@@ -35,10 +36,30 @@ class GatewayRejected(GatewayError):
     code = "http_rejected"
 
 
-class GatewayProtocolError(GatewayError):
-    """The gateway answered something that is not its documented response."""
+class GatewayRedirected(GatewayError):
+    """The gateway answered with a redirect. Never followed: the body carries the API key, and
+    a send re-posted elsewhere could go out twice. Permanent; `location` says where it pointed."""
+
+    code = "redirected"
+
+    def __init__(self, message: str, *, location: str | None, response: GatewayResponse) -> None:
+        super().__init__(message, response=response)
+        self.location = location
+
+
+class GatewayUncertain(GatewayError):
+    """The request was written but no usable answer came back (timeout, dropped connection):
+    the gateway may have accepted it. `gateway.on_uncertain` says whether it is sent again."""
 
     retryable = True
+    uncertain = True
+    code = "uncertain"
+
+
+class GatewayProtocolError(GatewayUncertain):
+    """The gateway answered something that is not its documented response (a 200 that is not
+    JSON, a status that is neither OK nor FAIL): it may have accepted the send."""
+
     code = "bad_response"
 
 
@@ -131,29 +152,71 @@ def error_for_reason(
 
 
 class SendContactResponse(BaseModel):
-    """The provider's answer to Send Contact (unknown fields ignored: it may add some)."""
+    """The provider's answer to Send Contact, read leniently: unknown fields are ignored (it may
+    add some) and odd values are kept as they came, so an OK is never lost to a type."""
 
     model_config = ConfigDict(extra="ignore")
 
-    status: str
-    unique: str | None = None
-    timestamp: int | None = None
-    templateTimeLeft: float | None = None
-    reason: int | None = None
-
-    @field_validator("templateTimeLeft", mode="before")
-    @classmethod
-    def _minutes(cls, value: Any) -> Any:
-        return None if value in ("", None, False) else value
+    status: Any = None
+    unique: Any = None
+    templateTimeLeft: Any = None
+    reason: Any = None
 
 
 @dataclass(frozen=True, slots=True)
 class SentContact:
     """A send the gateway accepted (accepted, not delivered: see delivery statuses)."""
 
-    unique: str
+    #: the gateway's message id (None when its OK lacked one: statuses cannot be matched)
+    unique: str | None
     #: minutes left of the client's 24 h window as the gateway sees it, if it said
     template_time_left_min: float | None
+    #: what the OK lacked or held oddly, in plain words; the send counts as accepted all the same
+    warnings: tuple[str, ...] = ()
+
+
+def read_accepted(parsed: SendContactResponse) -> SentContact:
+    """An OK answer as a SentContact: OK means accepted, whatever else the answer lacks."""
+    warnings = []
+    unique = parsed.unique
+    if isinstance(unique, bool) or unique in (None, ""):
+        warnings.append(
+            "the gateway said OK without a message id (delivery statuses for this "
+            "send cannot be matched)"
+        )
+        unique = None
+    elif isinstance(unique, int | float):
+        warnings.append(f"the gateway's message id was a number ({unique}), kept as text")
+        unique = str(unique)
+    elif not isinstance(unique, str):
+        warnings.append("the gateway's message id was not text; ignored")
+        unique = None
+    minutes = _number(parsed.templateTimeLeft)
+    if minutes is None and parsed.templateTimeLeft not in (None, "", False):
+        warnings.append(
+            f"templateTimeLeft {_excerpt(parsed.templateTimeLeft)} is not a number; ignored"
+        )
+    return SentContact(unique=unique, template_time_left_min=minutes, warnings=tuple(warnings))
+
+
+def _number(value: Any) -> float | None:
+    """A number sent as a number or as numeric text; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if number == number and abs(number) != float("inf") else None
+    return None
+
+
+def _excerpt(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class GatewayClient:
@@ -209,14 +272,32 @@ class GatewayClient:
                 data=orjson.dumps(body),
                 headers={"Content-Type": "application/json"},
                 timeout=self._timeout,
+                allow_redirects=False,
             ) as response:
                 raw = await response.read()
                 status = response.status
+                location = response.headers.get("Location")
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # No connection, so no request: certainly not sent.
+            raise GatewayUnavailable(f"cannot reach the gateway: {type(exc).__name__}") from None
         except TimeoutError:
-            raise GatewayUnavailable("the gateway did not answer in time") from None
+            raise GatewayUncertain(
+                "the gateway did not answer in time; it may have accepted the send"
+            ) from None
         except aiohttp.ClientError as exc:
             # The exception text may include the URL but never the body (where the key is).
-            raise GatewayUnavailable(f"cannot reach the gateway: {type(exc).__name__}") from None
+            raise GatewayUncertain(
+                f"the connection failed after the request was sent ({type(exc).__name__}); "
+                "the gateway may have accepted the send"
+            ) from None
+        if 300 <= status < 400:
+            raise GatewayRedirected(
+                f"the gateway answered HTTP {status} redirecting to {location or '(no Location)'}"
+                "; redirects are never followed (the request carries the API key): check "
+                "gateway.url",
+                location=location,
+                response=_as_received(status, raw),
+            )
         if status == 429 or status >= 500:
             raise GatewayUnavailable(
                 f"the gateway answered HTTP {status}", response=_as_received(status, raw)
@@ -233,18 +314,28 @@ class GatewayClient:
             parsed = SendContactResponse.model_validate(orjson.loads(raw))
         except (orjson.JSONDecodeError, ValidationError):
             raise GatewayProtocolError(
-                "the gateway's answer is not its documented JSON",
+                "the gateway's answer is not JSON; it may have accepted the send",
                 response=_as_received(status, raw),
             ) from None
-        if parsed.status.upper() == "OK":
-            if not parsed.unique:
-                raise GatewayProtocolError(
-                    "the gateway said OK without a message id", response=_as_received(status, raw)
-                )
-            return SentContact(unique=parsed.unique, template_time_left_min=parsed.templateTimeLeft)
-        return_reason = parsed.reason if parsed.reason is not None else 0
-        raise error_for_reason(
-            return_reason, account=self._account, to=to, response=_as_received(status, raw)
+        verdict = parsed.status.upper() if isinstance(parsed.status, str) else None
+        if verdict == "OK":
+            return read_accepted(parsed)
+        if verdict != "FAIL":
+            raise GatewayProtocolError(
+                f"the gateway's answer has status {_excerpt(parsed.status)}, neither OK nor "
+                "FAIL; it may have accepted the send",
+                response=_as_received(status, raw),
+            )
+        reason = _number(parsed.reason)
+        if reason is not None and reason == int(reason):
+            return_reason = int(reason)
+            raise error_for_reason(
+                return_reason, account=self._account, to=to, response=_as_received(status, raw)
+            )
+        # A reason in words (or none): undocumented, so permanent, and kept as it came.
+        said = "no reason" if parsed.reason in (None, "") else _excerpt(parsed.reason, 200)
+        raise UnknownReason(
+            f"the gateway refused the send with {said}", response=_as_received(status, raw)
         )
 
 

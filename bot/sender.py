@@ -1,9 +1,12 @@
 """Outbox -> gateway: queued sends delivered, retried, or recorded as refused with the reason.
 
-A send is claimed with a lease, so a process that dies mid-send leaves it to be taken over; at
-start, sends in flight when the process stopped are flagged as possible duplicates (the gateway
-may already have them) and tried again. A temporary failure is retried with exponential backoff
-and jitter; a refusal, or a reply that waited past the client's 24 h window, is final.
+An OK is final: the send is accepted, whatever the answer lacks (recorded as a warning), and
+is never sent again. A temporary failure that certainly sent nothing (no connection, 5xx, 429,
+reason 6) is retried with exponential backoff and jitter; a refusal, or a reply that waited
+past the client's 24 h window, is final. A try whose outcome is unknown (timeout or dropped
+connection after the request was written, an answer that is not JSON, a process that died
+mid-send: its lease lapses or recovery finds it) is flagged uncertain and counted, then sent
+again or not as `gateway.on_uncertain` says.
 """
 
 from __future__ import annotations
@@ -147,6 +150,25 @@ class Sender:
 
     async def _deliver_unguarded(self, item: OutboxItem) -> None:
         now = self._clock()
+        if item.possible_duplicate and self._config.gateway.on_uncertain == "skip":
+            # A try was in flight when its process died: the gateway may have it.
+            SENDS.labels("uncertain", "in_flight").inc()
+            log.warning(
+                "send %d was in flight when its process stopped; not sent again "
+                "(gateway.on_uncertain: skip)",
+                item.id,
+                extra={"message_id": item.reply_to},
+            )
+            await self._store.mark_final(
+                item.id,
+                state="uncertain",
+                code="uncertain",
+                reason=None,
+                error="in flight when the process stopped: the gateway may have accepted it; "
+                "not sent again (gateway.on_uncertain: skip)",
+                now=now,
+            )
+            return
         closes = window_end(item)
         if closes is not None and now >= closes:
             # The gateway would refuse (reason 7): don't ask, record why.
@@ -172,11 +194,17 @@ class Sender:
             return
         SEND_LATENCY.observe(time.monotonic() - started)
         SENDS.labels("sent", "1").inc()
+        warning = "; ".join(sent.warnings) or None
+        if warning:
+            log.warning(
+                "send %d accepted, but %s", item.id, warning, extra={"message_id": item.reply_to}
+            )
         await self._store.mark_sent(
             item.id,
             unique=sent.unique,
             now=self._clock(),
             window_left_min=sent.template_time_left_min,
+            warning=warning,
         )
         log.info(
             "sent %s card to %s quoting %s",
@@ -190,6 +218,17 @@ class Sender:
         now = self._clock()
         reason = str(err.reason) if err.reason is not None else err.code
         gateway = self._config.gateway
+        if err.uncertain:
+            SENDS.labels("uncertain", err.code).inc()
+            if gateway.on_uncertain == "skip":
+                text = f"{err}; not sent again (gateway.on_uncertain: skip)"
+                log.error(
+                    "send %d uncertain: %s", item.id, text, extra={"message_id": item.reply_to}
+                )
+                await self._store.mark_final(
+                    item.id, state="uncertain", code=err.code, reason=None, error=text, now=now
+                )
+                return
         if err.retryable and item.attempts < gateway.max_attempts:
             delay = backoff_delay(
                 item.attempts,
@@ -206,9 +245,13 @@ class Sender:
                 delay,
                 extra={"message_id": item.reply_to},
             )
-            await self._store.mark_retry(item.id, error=str(err), next_attempt_at=now + delay)
+            await self._store.mark_retry(
+                item.id, error=str(err), next_attempt_at=now + delay, uncertain=err.uncertain
+            )
             return
-        if err.retryable:
+        if err.uncertain:
+            state, text = "uncertain", f"gave up after {item.attempts} attempts: {err}"
+        elif err.retryable:
             state, text = "failed", f"gave up after {item.attempts} attempts: {err}"
         elif isinstance(err, WindowExpired):
             state, text = "window_expired", str(err)

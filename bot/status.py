@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from bot.config import Config
+from bot.core.reading import load_rules
+from bot.errors import RulebotError
 from bot.store import StoreStats, open_store
 
 #: inbox outcomes and outbox states, as a person would say them
@@ -25,6 +27,7 @@ PLAIN_WORDS = {
     "failed": "failed after every retry",
     "refused": "refused by the gateway",
     "window_expired": "not sent: the client's 24 h window had closed",
+    "uncertain": "uncertain: the gateway may have it, not sent again",
 }
 
 
@@ -43,14 +46,18 @@ def format_stats(stats: StoreStats) -> str:
         f"today: {stats.received} messages in, {stats.conversations} conversations started "
         "(what the business is billed for)",
     ]
-    for key in ("sent", "failed", "refused", "window_expired"):
+    for key in ("sent", "failed", "refused", "window_expired", "uncertain"):
         lines.append(f"  {stats.sends.get(key, 0):>6}  {PLAIN_WORDS[key]}")
     for key in ("reply", "no_match", "rate_limited", "paused", "group", "already_sent"):
         lines.append(f"  {stats.outcomes.get(key, 0):>6}  {PLAIN_WORDS[key]}")
-    if stats.possible_duplicates:
+    lines.append(
+        f"  {stats.uncertain:>6}  uncertain sends (no usable answer, or the process stopped "
+        "mid-send: the client may have the card twice if it was sent again)"
+    )
+    if stats.accepted_with_warnings:
         lines.append(
-            f"  {stats.possible_duplicates:>6}  possible duplicates (a send was in flight when "
-            "the process stopped, and was tried again)"
+            f"  {stats.accepted_with_warnings:>6}  accepted with a warning (the gateway's OK "
+            "lacked something; see outbox.warning)"
         )
     lines.append("")
     if stats.recent_errors:
@@ -63,11 +70,21 @@ def format_stats(stats: StoreStats) -> str:
     return "\n".join(lines)
 
 
+def business_timezone(config: Config) -> tzinfo | None:
+    """The time zone "today" starts in, as on the dashboard: the rule files' `timezone:`, or the
+    machine's (None) when the rules cannot be read."""
+    try:
+        return load_rules(config.rules, default_region=config.default_region).timezone
+    except RulebotError:
+        return None
+
+
 async def render_status(config: Config, *, now: float) -> str:
     """Open the store named by the config and report on it."""
+    today = start_of_day(now, business_timezone(config))
     store = await open_store(config.store)
     try:
-        stats = await store.stats(since=start_of_day(now), now=now)
+        stats = await store.stats(since=today, now=now)
     finally:
         await store.close()
     return format_stats(stats)

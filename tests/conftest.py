@@ -66,6 +66,7 @@ def make_config(
         "backoff_base_s": delivery.pop("backoff_base_s", 0.01),
         "backoff_max_s": delivery.pop("backoff_max_s", 0.05),
         "max_attempts": delivery.pop("max_attempts", 8),
+        "on_uncertain": delivery.pop("on_uncertain", "resend"),
     }
     return Config.model_validate(
         serve_config(

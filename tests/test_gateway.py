@@ -20,8 +20,10 @@ from bot.gateway import (
     FirstContact,
     GatewayClient,
     GatewayProtocolError,
+    GatewayRedirected,
     GatewayRejected,
     GatewayUnavailable,
+    GatewayUncertain,
     ReasonError,
     UnknownReason,
     WhatsAppTemporaryError,
@@ -114,7 +116,7 @@ async def test_over_24_hours_is_reason_7(client: GatewayClient, sandbox: Running
         ("reason6", WhatsAppTemporaryError),
         ("http500", GatewayUnavailable),
         ("http429", GatewayUnavailable),
-        ("timeout", GatewayUnavailable),
+        ("timeout", GatewayUncertain),
     ],
 )
 async def test_temporary_failures_are_retryable(
@@ -124,6 +126,8 @@ async def test_temporary_failures_are_retryable(
     error = await send_expecting(client)
     assert type(error) is expected
     assert error.retryable
+    # Only a timeout leaves the outcome unknown: the request was written.
+    assert error.uncertain == (kind == "timeout")
 
 
 @pytest.mark.parametrize(
@@ -144,7 +148,7 @@ async def test_a_timeout_has_no_answer_to_keep(
 ) -> None:
     sandbox.gateway.faults = FaultPlan(rate=1.0, kinds=("timeout",), delay_s=2.0)
     error = await send_expecting(client)
-    assert isinstance(error, GatewayUnavailable)
+    assert isinstance(error, GatewayUncertain)
     assert error.response is None
 
 
@@ -164,6 +168,7 @@ async def test_unreachable_gateway_is_retryable() -> None:
     ) as nowhere:
         error = await send_expecting(nowhere)
     assert isinstance(error, GatewayUnavailable)
+    assert not error.uncertain  # no connection: certainly not sent
     assert API_KEY not in str(error)
     assert error.response is None
 
@@ -182,7 +187,8 @@ async def serve(handler: web.Handler) -> tuple[web.AppRunner, str]:
     ("status", "text", "expected"),
     [
         (200, "<html>oops</html>", GatewayProtocolError),
-        (200, '{"status": "OK"}', GatewayProtocolError),
+        (200, '{"status": "maybe"}', GatewayProtocolError),
+        (200, "[1, 2]", GatewayProtocolError),
         (404, "not found", GatewayRejected),
     ],
 )
@@ -197,6 +203,8 @@ async def test_answers_that_are_not_the_documented_json(
         async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as odd:
             error = await send_expecting(odd)
         assert type(error) is expected
+        # A 200 we cannot read may still be an acceptance; a 404 certainly is not.
+        assert error.uncertain == (status == 200)
         assert error.response is not None
         assert (error.response.status, error.response.body) == (status, text)
     finally:
@@ -269,7 +277,14 @@ async def test_each_reason_raises_its_class_with_its_retryable_and_the_raw_answe
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"), [({"status": "FAIL", "reason": 42}, 42), ({"status": "FAIL"}, 0)]
+    ("body", "reason"),
+    [
+        ({"status": "FAIL", "reason": 42}, 42),
+        ({"status": "FAIL", "reason": "7"}, 7),
+        ({"status": "FAIL"}, None),
+        ({"status": "FAIL", "reason": "Account suspended"}, None),
+        ({"status": "FAIL", "reason": 2.5}, None),
+    ],
 )
 async def test_an_undocumented_or_missing_reason_is_permanent_with_the_raw_answer(
     body: dict[str, Any], reason: int
@@ -281,9 +296,95 @@ async def test_an_undocumented_or_missing_reason_is_permanent_with_the_raw_answe
     try:
         async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as odd:
             error = await send_expecting(odd)
-        assert type(error) is UnknownReason
-        assert (error.reason, error.retryable) == (reason, False)
+        if reason == 7:  # a documented reason sent as text is still that reason
+            assert type(error) is WindowExpired
+        else:
+            assert type(error) is UnknownReason
+            said = body.get("reason")
+            assert (str(said) if said is not None else "no reason") in str(error)  # verbatim
+        assert (error.reason, error.retryable, error.uncertain) == (reason, False, False)
         assert error.response is not None
         assert orjson.loads(error.response.body) == body
     finally:
         await runner.cleanup()
+
+
+# -- an OK is an acceptance, whatever it lacks ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "unique", "minutes", "warned"),
+    [
+        ({"status": "OK"}, None, None, "without a message id"),
+        ({"status": "ok", "unique": 12345, "templateTimeLeft": "90"}, "12345", 90.0, "number"),
+        ({"status": "OK", "unique": "u1", "templateTimeLeft": "soon"}, "u1", None, "'soon'"),
+        ({"status": "OK", "unique": "u2", "timestamp": 1600115719.25}, "u2", None, None),
+        (
+            {"status": "OK", "unique": "u3", "templateTimeLeft": 12.5, "reason": "1"},
+            "u3",
+            12.5,
+            None,
+        ),
+    ],
+)
+async def test_an_odd_ok_is_accepted_with_what_it_lacks_as_a_warning(
+    body: dict[str, Any], unique: str | None, minutes: float | None, warned: str | None
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    runner, url = await serve(handler)
+    try:
+        async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as odd:
+            sent = await odd.send_contact(to=CLIENT, contact=CARD, reply_to="ABC")
+    finally:
+        await runner.cleanup()
+    assert (sent.unique, sent.template_time_left_min) == (unique, minutes)
+    if warned is None:
+        assert sent.warnings == ()
+    else:
+        assert len(sent.warnings) == 1 and warned in sent.warnings[0]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_is_a_refusal_and_never_followed(status: int) -> None:
+    elsewhere: list[bytes] = []
+
+    async def other_host(request: web.Request) -> web.Response:
+        elsewhere.append(await request.read())
+        return web.json_response({"status": "OK", "unique": "stolen"})
+
+    other, other_url = await serve(other_host)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": other_url})
+
+    runner, url = await serve(handler)
+    try:
+        async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as moved:
+            error = await send_expecting(moved)
+    finally:
+        await runner.cleanup()
+        await other.cleanup()
+    assert elsewhere == []  # neither the body nor the API key went to the other host
+    assert type(error) is GatewayRedirected
+    assert (error.retryable, error.uncertain, error.code) == (False, False, "redirected")
+    assert error.location == other_url and other_url in str(error)
+    assert API_KEY not in str(error)
+
+
+async def test_a_dropped_connection_after_the_request_is_uncertain() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        assert request.transport is not None
+        request.transport.close()  # the gateway read the send, then the line went dead
+        return web.Response()
+
+    runner, url = await serve(handler)
+    try:
+        async with GatewayClient(url=url, api_key=API_KEY, account=ACCOUNT, timeout_s=1) as cut:
+            error = await send_expecting(cut)
+    finally:
+        await runner.cleanup()
+    assert type(error) is GatewayUncertain
+    assert (error.retryable, error.uncertain) == (True, True)

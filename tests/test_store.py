@@ -335,7 +335,7 @@ async def test_a_lapsed_send_is_taken_over_as_a_possible_duplicate(store: AnySto
     (again,), _ = await store.claim_sends(now=T0 + 31, limit=10, worker="s2", lease_s=30)
     assert again.id == first.id
     assert (again.attempts, again.possible_duplicate) == (2, True)
-    assert (await store.stats(since=0, now=T0 + 31)).possible_duplicates == 1
+    assert (await store.stats(since=0, now=T0 + 31)).uncertain == 1
 
 
 async def test_claim_sends_respects_its_limit(store: AnyStore) -> None:
@@ -476,7 +476,7 @@ async def test_stats_count_the_period(store: AnyStore) -> None:
     assert stats.received == 3
     assert stats.outcomes == {"reply": 2}
     assert stats.sends == {"sent": 1}
-    assert (stats.conversations, stats.possible_duplicates) == (1, 0)
+    assert (stats.conversations, stats.uncertain) == (1, 0)
     assert (await store.stats(since=0, now=T0 + 2)).outcomes == {"reply": 2, "no_match": 1}
 
 
@@ -615,7 +615,7 @@ async def test_postgres_two_instances_never_claim_the_same_client_or_send(pg_url
         assert len(ids) == len(set(ids)) == len(clients)
         assert sent["a"] and sent["b"]
         stats = await a.stats(since=0, now=T0)
-        assert (stats.conversations, stats.possible_duplicates) == (len(clients), 0)
+        assert (stats.conversations, stats.uncertain) == (len(clients), 0)
     finally:
         await a.close()
         await b.close()

@@ -154,7 +154,7 @@ class AdminPages:
         now = self._clock()
         rules = self._rules()
         tz = rules.timezone if rules is not None else datetime.now().astimezone().tzinfo
-        today = start_of_day(now, tz)
+        today = start_of_day(now, tz)  # as `rulebot status` counts it (bot.status)
         week = now - 7 * 86400
         stats = await self._store.stats(since=today, now=now)
         store = _queryable(self._store)

@@ -42,6 +42,27 @@ def add_run_commands(commands: Any) -> None:
     sandbox.add_argument("--fault-kinds", default="reason6,http500,timeout")
     sandbox.add_argument("--seed", type=int, default=None)
     sandbox.add_argument("--status-webhooks", action="store_true", help="post sent/delivered")
+    sandbox.add_argument(
+        "--odd-answers",
+        default="",
+        metavar="KINDS",
+        help="answer accepted sends oddly, in turn: comma-separated from no_unique, "
+        "numeric_unique, text_minutes, fractional_timestamp, not_json (or 'all')",
+    )
+    sandbox.add_argument(
+        "--accept-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="answer every accepted send this much later (longer than the bot's timeout: the "
+        "bot cannot know it went out)",
+    )
+    sandbox.add_argument(
+        "--no-webhook-retries",
+        action="store_true",
+        help="never re-deliver a webhook the bot failed to acknowledge (the provider does: at "
+        "once, then after 5 min, 20 min, 1 h, 4 h and 24 h)",
+    )
     sandbox.set_defaults(func=_sandbox)
 
 
@@ -69,19 +90,28 @@ def _sandbox(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.logs import configure_logging
-    from bot.sandbox import FAULT_KINDS, SEND_CONTACT_PATH, FaultPlan, SandboxGateway
+    from bot.sandbox import FAULT_KINDS, ODD_ANSWERS, SEND_CONTACT_PATH, FaultPlan, SandboxGateway
 
     configure_logging("text", "INFO")
     kinds = tuple(k for k in args.fault_kinds.split(",") if k)
     unknown = [k for k in kinds if k not in FAULT_KINDS]
     if unknown:
         raise SystemExit(f"rulebot sandbox: unknown fault kinds {unknown}; known: {FAULT_KINDS}")
+    odd = ODD_ANSWERS if args.odd_answers == "all" else tuple(args.odd_answers.split(","))
+    odd = tuple(kind for kind in odd if kind)
+    if [kind for kind in odd if kind not in ODD_ANSWERS]:
+        raise SystemExit(f"rulebot sandbox: --odd-answers takes 'all' or some of {ODD_ANSWERS}")
+    if args.accept_delay < 0:
+        raise SystemExit("rulebot sandbox: --accept-delay must be 0 or more seconds")
     sandbox = SandboxGateway(
         api_key=args.api_key,
         account=args.account,
         webhook_url=args.webhook,
         faults=FaultPlan(rate=args.fault_rate, kinds=kinds, seed=args.seed),
         status_webhooks=args.status_webhooks,
+        odd_answers=odd,
+        accept_delay_s=args.accept_delay,
+        webhook_retries=not args.no_webhook_retries,
     )
     print(f"sandbox gateway on http://{args.host}:{args.port}{SEND_CONTACT_PATH}")
     web.run_app(sandbox.app, host=args.host, port=args.port, print=None)

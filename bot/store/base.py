@@ -58,17 +58,28 @@ class Store(Protocol):
         """Claim due sends; also returns when the next retry falls due."""
 
     async def mark_sent(
-        self, item_id: int, *, unique: str, now: float, window_left_min: float | None
+        self,
+        item_id: int,
+        *,
+        unique: str | None,
+        now: float,
+        window_left_min: float | None,
+        warning: str | None = None,
     ) -> None:
-        """The gateway accepted the send; starts a conversation if none is active."""
+        """The gateway accepted the send (`warning`: what its OK lacked); the card counts for
+        `once_per` from now, and a conversation starts if none is active."""
 
-    async def mark_retry(self, item_id: int, *, error: str, next_attempt_at: float) -> None:
-        """A retryable failure: try again at `next_attempt_at`."""
+    async def mark_retry(
+        self, item_id: int, *, error: str, next_attempt_at: float, uncertain: bool = False
+    ) -> None:
+        """Try again at `next_attempt_at`; `uncertain`: this try's outcome is unknown (the send
+        is flagged as a possible duplicate)."""
 
     async def mark_final(
         self, item_id: int, *, state: str, code: str, reason: int | None, error: str, now: float
     ) -> None:
-        """The send will never happen: `state` is failed, refused or window_expired."""
+        """The send is not tried again: `state` is failed, refused or window_expired (it never
+        went out), or uncertain (it may have; counted for `once_per` and as uncertain)."""
 
     async def record_status(self, unique: str, status: str, now: float) -> bool:
         """Store a delivery status against the send with that gateway id; False if unknown."""

@@ -134,6 +134,11 @@ MIGRATIONS: list[Migration] = [
         "CREATE INDEX outbox_possible_duplicate ON outbox(created_at) WHERE possible_duplicate = 1",
         "CREATE INDEX outbox_failed ON outbox(finished_at) WHERE error IS NOT NULL",
     ),
+    (
+        # What an accepted send's answer lacked or held oddly (an OK without a message id, a
+        # templateTimeLeft that is not a number): the send went out, so it is not an error.
+        "ALTER TABLE outbox ADD COLUMN warning TEXT",
+    ),
 ]
 
 

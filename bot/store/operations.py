@@ -4,8 +4,8 @@ connection's).
 
 Statements are written in SQLite's words with `?` placeholders; the connection renders them for
 its database (bot/store/dialect.py), and the few words that differ are asked of
-`conn.dialect`. What only one database does (claiming, storing webhooks in bulk, recovering)
-lives in sqlite.py and postgres.py.
+`conn.dialect`. What a send's outcome writes is in outcomes.py; what only one database does
+(claiming, storing webhooks in bulk, recovering) lives in sqlite.py and postgres.py.
 """
 
 from __future__ import annotations
@@ -17,14 +17,30 @@ import orjson
 
 from bot.errors import StoreError
 from bot.store.dialect import Dialect
-from bot.store.rows import ClientRecord, DecidedBatch, OutboxItem, StoreStats
+from bot.store.rows import (
+    FINAL_STATES,
+    IN_FLIGHT_STATES,
+    ClientRecord,
+    DecidedBatch,
+    OutboxItem,
+    StoreStats,
+)
 
 CONVERSATION_S = 24 * 3600
+
+
+def _sql_list(words: Sequence[str]) -> str:
+    return "(" + ", ".join(f"'{word}'" for word in words) + ")"
+
+
 #: delivery statuses only move forward (webhooks may arrive out of order)
 STATUS_RANK = {"sent": 1, "delivered": 2, "failed": 2, "read": 3, "played": 4}
 #: a send in flight, written as the outbox_due index's condition: SQLite uses a partial index
 #: only for a query that repeats its condition (`state = 'pending'` alone reads the outbox)
 IN_FLIGHT = "state IN ('pending', 'sending')"
+#: outbox states counted against limits (may have reached the client), and finished ones
+COUNTED = _sql_list((*IN_FLIGHT_STATES, "sent", "uncertain"))
+FINISHED = _sql_list(FINAL_STATES)
 #: most `?` in one `IN (...)` list (SQLite allows 999 variables in all on old builds)
 _IN_LIST = 400
 
@@ -96,6 +112,7 @@ async def client_records(
     rows: dict[str, Any] = {}
     replies: dict[str, dict[str, float]] = {client: {} for client in clients}
     last_hour: dict[str, int] = {}
+    in_flight_since: dict[str, float] = {}
     greatest = conn.dialect.greatest
     for chunk, marks in chunks(clients):
         # A hand-off pause may sit on a row keyed by the bare number (the echo of a person's
@@ -108,14 +125,26 @@ async def client_records(
             *chunk,
         ):
             rows[row["client"]] = row
+        # A card counts once the gateway accepted it (client_replies) or while it is on its way
+        # (the outbox): never a send that was refused, failed or expired.
         for reply in await conn.fetch(
             f"SELECT client, rule, last_sent_at FROM client_replies WHERE client IN ({marks})",
             *chunk,
         ):
             replies[reply["client"]][reply["rule"]] = reply["last_sent_at"]
+        for queued in await conn.fetch(
+            "SELECT client, rule, MIN(created_at) AS first_at, MAX(created_at) AS last_at "
+            f"FROM outbox WHERE client IN ({marks}) AND {IN_FLIGHT} "
+            "GROUP BY client, rule",
+            *chunk,
+        ):
+            client, rule = queued["client"], queued["rule"]
+            replies[client][rule] = max(replies[client].get(rule, 0.0), queued["last_at"])
+            first = in_flight_since.get(client, queued["first_at"])
+            in_flight_since[client] = min(first, queued["first_at"])
         for count in await conn.fetch(
             "SELECT client, COUNT(*) AS n FROM outbox "
-            f"WHERE client IN ({marks}) AND created_at > ? GROUP BY client",
+            f"WHERE client IN ({marks}) AND created_at > ? AND state IN {COUNTED} GROUP BY client",
             *chunk,
             now - 3600,
         ):
@@ -126,6 +155,9 @@ async def client_records(
         conversation = row["conversation_started_at"] if row else None
         if conversation is not None and now - conversation >= CONVERSATION_S:
             conversation = None
+        if conversation is None and client in in_flight_since:
+            # A card on its way starts the conversation when accepted (ClientState.after).
+            conversation = in_flight_since[client]
         records[client] = ClientRecord(
             client=client,
             last_message_at=row["last_message_at"] if row else None,
@@ -139,7 +171,8 @@ async def client_records(
 
 async def finish_batches(conn: Connection, items: Sequence[DecidedBatch], now: float) -> list[bool]:
     """Record each batch whose claim still holds (False for the others): messages decided,
-    sends queued, once-per marks, the client's last message time; the claim released."""
+    sends queued, the client's last message time; the claim released. (A queued card counts
+    for `once_per` from the outbox while in flight, and from client_replies once accepted.)"""
     owners: dict[str, str | None] = {}
     for chunk, marks in chunks([item.batch.client for item in items]):
         # Locked until commit where instances share the database: nobody takes the client over
@@ -169,11 +202,6 @@ async def finish_batches(conn: Connection, items: Sequence[DecidedBatch], now: f
             (d.client, d.address, d.rule, d.reply_to, orjson.dumps(dict(d.contact)), now, now)
             for d in drafts
         ],
-    )
-    await conn.executemany(
-        "INSERT INTO client_replies(client, rule, last_sent_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (client, rule) DO UPDATE SET last_sent_at = excluded.last_sent_at",
-        [(d.client, d.rule, now) for d in drafts],
     )
     await conn.executemany(
         f"UPDATE clients SET last_message_at = {conn.dialect.greatest}("
@@ -208,125 +236,6 @@ def outbox_item(row: Any, *, attempts: int, possible_duplicate: bool) -> OutboxI
     )
 
 
-async def mark_sent(
-    conn: Connection, item_id: int, unique: str, now: float, window_left_min: float | None
-) -> None:
-    client = await conn.fetchval(
-        "UPDATE outbox SET state = 'sent', gateway_unique = ?, finished_at = ?, error = NULL, "
-        "claimed_by = NULL, lease_until = NULL WHERE id = ? RETURNING client",
-        unique,
-        now,
-        item_id,
-    )
-    if client is None:
-        return
-    # Locked, so two instances finishing sends to one client start one conversation, not two.
-    started = await conn.fetchval(
-        f"SELECT conversation_started_at FROM clients WHERE client = ?{conn.dialect.for_update}",
-        client,
-    )
-    # Billing: a 24 h conversation starts when we send and none is running.
-    if started is None or now - started >= CONVERSATION_S:
-        await conn.execute(
-            "UPDATE clients SET conversation_started_at = ? WHERE client = ?", now, client
-        )
-        await conn.execute(
-            "INSERT INTO conversations(client, started_at) VALUES (?, ?)", client, now
-        )
-    if window_left_min is not None:
-        await conn.execute(
-            "UPDATE clients SET gateway_window_end = ?, gateway_window_reported_at = ? "
-            "WHERE client = ?",
-            now + window_left_min * 60,
-            now,
-            client,
-        )
-
-
-async def mark_retry(conn: Connection, item_id: int, error: str, next_attempt_at: float) -> None:
-    await conn.execute(
-        "UPDATE outbox SET state = 'pending', error = ?, next_attempt_at = ?, claimed_by = NULL, "
-        "lease_until = NULL WHERE id = ?",
-        error,
-        next_attempt_at,
-        item_id,
-    )
-
-
-async def mark_final(
-    conn: Connection,
-    item_id: int,
-    state: str,
-    code: str,
-    reason: int | None,
-    error: str,
-    now: float,
-) -> None:
-    await conn.execute(
-        "UPDATE outbox SET state = ?, error_code = ?, reason = ?, error = ?, finished_at = ?, "
-        "claimed_by = NULL, lease_until = NULL WHERE id = ?",
-        state,
-        code,
-        reason,
-        error,
-        now,
-        item_id,
-    )
-
-
-async def record_status(conn: Connection, unique: str, status: str, now: float) -> bool:
-    row = await conn.fetchrow(
-        "SELECT id, delivery_status FROM outbox WHERE gateway_unique = ? "
-        f"LIMIT 1{conn.dialect.for_update}",
-        unique,
-    )
-    if row is None:
-        return False
-    if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(row["delivery_status"] or "", 0):
-        await conn.execute(
-            "UPDATE outbox SET delivery_status = ?, delivery_at = ? WHERE id = ?",
-            status,
-            now,
-            row["id"],
-        )
-    return True
-
-
-async def record_outgoing(
-    conn: Connection, unique: str, client: str, now: float, pause_until: float
-) -> bool:
-    if await conn.fetchval("SELECT 1 FROM outbox WHERE gateway_unique = ? LIMIT 1", unique):
-        return False  # the gateway echoing the bot's own send
-    # The echo of a send can overtake the gateway's answer to it: a send in flight to this
-    # client means the echo is most likely ours, not a person's.
-    if await conn.fetchval(
-        "SELECT 1 FROM outbox WHERE (client = ? OR address = ?) AND state = 'sending' LIMIT 1",
-        client,
-        client,
-    ):
-        return False
-    greatest = conn.dialect.greatest
-    changed = await conn.execute(
-        f"UPDATE clients SET paused_until = {greatest}(COALESCE(paused_until, 0), ?) "
-        "WHERE client = ? OR address = ?",
-        pause_until,
-        client,
-        client,
-    )
-    if changed == 0:
-        # Another instance may be storing this client's first message right now.
-        await conn.execute(
-            "INSERT INTO clients(client, address, paused_until) VALUES (?, ?, ?) "
-            f"ON CONFLICT (client) DO UPDATE SET paused_until = {greatest}("
-            "COALESCE(clients.paused_until, 0), excluded.paused_until)",
-            client,
-            client,
-            pause_until,
-        )
-    await record_event(conn, "handoff", client, now)
-    return True
-
-
 async def record_event(conn: Connection, kind: str, detail: str, now: float) -> None:
     await conn.execute(
         "INSERT INTO events(at, kind, detail) VALUES (?, ?, ?)", now, kind, detail[:500]
@@ -341,8 +250,11 @@ async def stats(conn: Connection, since: float) -> StoreStats:
         "(SELECT COUNT(*) FROM inbox WHERE state = 'pending') AS inbox_pending, "
         "(SELECT COUNT(*) FROM inbox WHERE received_at >= ?) AS received, "
         "(SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1 AND created_at >= ?) "
-        "  AS possible_duplicates, "
+        "  AS uncertain, "
+        "(SELECT COUNT(*) FROM outbox WHERE warning IS NOT NULL AND finished_at >= ?) "
+        "  AS warned, "
         "(SELECT COUNT(*) FROM conversations WHERE started_at >= ?) AS conversations",
+        since,
         since,
         since,
         since,
@@ -366,8 +278,9 @@ async def stats(conn: Connection, since: float) -> StoreStats:
         received=counts["received"],
         outcomes={r[0]: r[1] for r in outcomes},
         sends={r[0]: r[1] for r in sends},
-        possible_duplicates=counts["possible_duplicates"],
+        uncertain=counts["uncertain"],
         conversations=counts["conversations"],
+        accepted_with_warnings=counts["warned"],
         recent_errors=await _recent_errors(conn, 5),
     )
 
@@ -408,8 +321,7 @@ async def next_send_due(conn: Connection) -> float | None:
 async def prune(conn: Connection, older_than: float) -> int:
     statements = (
         "DELETE FROM inbox WHERE state = 'done' AND received_at < ?",
-        "DELETE FROM outbox WHERE state IN ('sent', 'failed', 'refused', 'window_expired') "
-        "AND finished_at < ?",
+        f"DELETE FROM outbox WHERE state IN {FINISHED} AND finished_at < ?",
         "DELETE FROM conversations WHERE started_at < ?",
         "DELETE FROM events WHERE at < ?",
     )

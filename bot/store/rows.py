@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 #: outbox states; the first two are "in flight" and never pruned
 IN_FLIGHT_STATES = ("pending", "sending")
-FINAL_STATES = ("sent", "failed", "refused", "window_expired")
+#: "uncertain": the last try's outcome is unknown and the send is not tried again
+FINAL_STATES = ("sent", "failed", "refused", "window_expired", "uncertain")
 
 #: inbox outcomes besides the engine's own (reply, no_match, group, empty, conditions, already_sent)
 OUTCOME_RATE_LIMITED = "rate_limited"
@@ -109,7 +110,8 @@ class OutboxItem:
     contact: Mapping[str, str]
     attempts: int
     created_at: float
-    #: the process died while this send was in flight: the gateway may already have it
+    #: an earlier try's outcome is unknown (the process died mid-send, the answer timed out or
+    #: was not JSON): the gateway may already have it
     possible_duplicate: bool
     client_last_message_at: float | None
     #: when the gateway last told us the window's end (templateTimeLeft), and when it said it
@@ -127,7 +129,11 @@ class StoreStats:
     received: int
     outcomes: Mapping[str, int]  #: inbox outcomes since `since`
     sends: Mapping[str, int]  #: outbox final states since `since` (sent, failed, ...)
-    possible_duplicates: int
+    #: sends since `since` whose outcome was unknown at least once (the client may have the
+    #: card twice if it was sent again)
+    uncertain: int
     conversations: int
+    #: sends accepted since `since` whose OK answer lacked something (see outbox.warning)
+    accepted_with_warnings: int = 0
     #: (when, outbox state, error text), newest first
     recent_errors: Sequence[tuple[float, str, str]] = field(default_factory=tuple)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from bot.store import operations as ops
+from bot.store import outcomes
 from bot.store.rows import (
     FINAL_STATES,
     ClientBatch,
@@ -72,27 +73,35 @@ class SqlStore(ABC):
         return await self._run(ops.finish_batches, tuple(items), now)
 
     async def mark_sent(
-        self, item_id: int, *, unique: str, now: float, window_left_min: float | None
+        self,
+        item_id: int,
+        *,
+        unique: str | None,
+        now: float,
+        window_left_min: float | None,
+        warning: str | None = None,
     ) -> None:
-        await self._run(ops.mark_sent, item_id, unique, now, window_left_min)
+        await self._run(outcomes.mark_sent, item_id, unique, now, window_left_min, warning)
 
-    async def mark_retry(self, item_id: int, *, error: str, next_attempt_at: float) -> None:
-        await self._run(ops.mark_retry, item_id, error, next_attempt_at)
+    async def mark_retry(
+        self, item_id: int, *, error: str, next_attempt_at: float, uncertain: bool = False
+    ) -> None:
+        await self._run(outcomes.mark_retry, item_id, error, next_attempt_at, uncertain)
 
     async def mark_final(
         self, item_id: int, *, state: str, code: str, reason: int | None, error: str, now: float
     ) -> None:
         if state not in FINAL_STATES or state == "sent":
             raise ValueError(f"not a final failure state: {state}")
-        await self._run(ops.mark_final, item_id, state, code, reason, error, now)
+        await self._run(outcomes.mark_final, item_id, state, code, reason, error, now)
 
     async def record_status(self, unique: str, status: str, now: float) -> bool:
-        return await self._run(ops.record_status, unique, status, now)
+        return await self._run(outcomes.record_status, unique, status, now)
 
     async def record_outgoing(
         self, *, unique: str, client: str, now: float, pause_until: float
     ) -> bool:
-        return await self._run(ops.record_outgoing, unique, client, now, pause_until)
+        return await self._run(outcomes.record_outgoing, unique, client, now, pause_until)
 
     async def record_event(self, kind: str, detail: str, now: float) -> None:
         await self._run(ops.record_event, kind, detail, now)

@@ -1,16 +1,16 @@
-"""A faithful local emulation of the provider, for the demo, the tests and the benchmarks.
+"""The sandbox's Send Contact and its control routes (package docstring: bot/sandbox).
 
-It plays both of the provider's roles: it answers Send Contact exactly as documented
-(including its refusals: reasons 2-8, groups, the 24 h window) and, when a simulated client
-writes (`POST /clients/{number}/messages`), it posts the provider's incoming-message webhook
-to the bot. A fault mode fails a share of sends with reason 6, HTTP 5xx/429 or a timeout.
+Send Contact is answered as documented: refusals (reasons 2-8, groups), the 24 h window from the
+client's last message as the message itself is stamped, a conversation (billing) started by
+whatever leaves our account, `from_id` accepted as a target for every client. Switches reach
+the bot's other paths: a fault mode (reason 6, HTTP 5xx/429, a timeout without accepting, a
+slow acceptance), odd but accepting answers, and an acceptance delay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import random
 import re
@@ -20,9 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 from aiohttp import web
+
+from bot.sandbox.answers import ODD_ANSWERS, accepted_response, documented_answer
+from bot.sandbox.payloads import agent_message_body, client_message_body, stable_from_id
+from bot.sandbox.webhooks import WebhookDelivery
 
 SEND_CONTACT_PATH = "/whatsapp/v2/sendContact"
 WINDOW_S = 24 * 3600
@@ -57,7 +60,10 @@ class SandboxState:
 
     sent: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    #: keyed by the number (or the from_id of a client who hides it)
     clients: dict[str, _Client] = field(default_factory=dict)
+    #: a visible client's from_id -> their number: either is a valid target
+    from_ids: dict[str, str] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     conversations: int = 0
     faults_injected: int = 0
@@ -74,6 +80,9 @@ class SandboxGateway:
         webhook_url: str | None = None,
         faults: FaultPlan | None = None,
         status_webhooks: bool = False,
+        odd_answers: tuple[str, ...] = (),
+        accept_delay_s: float = 0.0,
+        webhook_retries: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.api_key = api_key
@@ -81,11 +90,17 @@ class SandboxGateway:
         self.webhook_url = webhook_url
         self.faults = faults or FaultPlan()
         self.status_webhooks = status_webhooks
+        #: accepted sends are answered in these odd ways, in turn (empty: as documented)
+        self.odd_answers = _known_odd_answers(odd_answers)
+        #: every acceptance is answered this much later (the send is in already)
+        self.accept_delay_s = accept_delay_s
         self.state = SandboxState()
+        self.webhooks = WebhookDelivery(
+            url=lambda: self.webhook_url, clock=self.now, retries=webhook_retries
+        )
         self._clock = clock
         self._clock_offset = 0.0
         self._random = random.Random(self.faults.seed)
-        self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.app = web.Application(client_max_size=1024 * 1024)
         self.app.add_routes(
@@ -98,12 +113,14 @@ class SandboxGateway:
                 web.get("/stats", self._stats),
                 web.post("/clients/{client}/messages", self._client_writes),
                 web.post("/control/faults", self._set_faults),
+                web.post("/control/answers", self._set_answers),
                 web.post("/control/clients/{client}", self._set_client),
                 web.post("/control/clock", self._shift_clock),
                 web.post("/control/agent-message", self._agent_writes),
                 web.post("/control/reset", self._reset),
             ]
         )
+        self.app.on_startup.append(self._startup)
         self.app.on_cleanup.append(self._cleanup)
 
     def now(self) -> float:
@@ -157,42 +174,52 @@ class SandboxGateway:
         if birthday is not None and not (isinstance(birthday, str) and _DATE.match(birthday)):
             return self._fail(body, 5, "contact_birthday must be YYYY-MM-DD")
         now = self.now()
-        client = self.state.clients.get(to)
+        client = self.state.clients.get(self.state.from_ids.get(to, to))
         if client is None:
             return self._fail(body, 8, "first message to this contact: use a template")
         left_s = client.last_message_at + WINDOW_S - now
         if left_s <= 0:
             return self._fail(body, 7, "over 24 h since the client's last message")
-        if (
-            client.conversation_started_at is None
-            or now - client.conversation_started_at >= WINDOW_S
-        ):
-            client.conversation_started_at = now
-            self.state.conversations += 1
-        unique = secrets.token_hex(11)
+        self._start_conversation(client, now)
+        odd = self._next_odd_answer()
+        unique = (
+            str(secrets.randbelow(10**15)) if odd == "numeric_unique" else secrets.token_hex(11)
+        )
         record = {key: value for key, value in body.items() if key != "apiKey"}
         record.update(unique=unique, accepted_at=now)
         self.state.sent.append(record)
         if fault == "slow_accept":
             # Accepted, but the answer comes too late: the caller cannot know it went out.
             await asyncio.sleep(self.faults.delay_s)
-        response: dict[str, Any] = {
-            "status": "OK",
-            "unique": unique,
-            "contact_name": name,
-            "contact_phone": phone,
-            "timestamp": int(now),
-            "from": self.account,
-            "to": to,
-            "templateTimeLeft": str(int(left_s // 60)),
-            "conversationTimeLeft": 0,
-            "reason": 1,
-        }
+        if self.accept_delay_s > 0:
+            await asyncio.sleep(self.accept_delay_s)
+        answer = documented_answer(
+            unique=unique,
+            name=name,
+            phone=phone,
+            now=now,
+            account=self.account,
+            to=to,
+            left_s=left_s,
+        )
         if str(body.get("showRequest", "0")) == "1":
-            response["request"] = {k: v for k, v in body.items() if k != "apiKey"}
+            answer["request"] = {k: v for k, v in body.items() if k != "apiKey"}
         if self.status_webhooks and self.webhook_url:
             self._spawn(self._post_statuses(unique))
-        return web.json_response(response)
+        return accepted_response(answer, odd)
+
+    def _start_conversation(self, client: _Client, now: float) -> None:
+        """Something left our account for `client`: a billed 24 h conversation starts unless
+        one is running."""
+        started = client.conversation_started_at
+        if started is None or now - started >= WINDOW_S:
+            client.conversation_started_at = now
+            self.state.conversations += 1
+
+    def _next_odd_answer(self) -> str | None:
+        if not self.odd_answers:
+            return None
+        return self.odd_answers[len(self.state.sent) % len(self.odd_answers)]
 
     def _fail(self, body: dict[str, Any], reason: int, why: str) -> web.Response:
         record = {key: value for key, value in body.items() if key != "apiKey"}
@@ -211,45 +238,38 @@ class SandboxGateway:
         client = request.match_info["client"]
         body = await _json_object(request)
         payload = self.client_message_payload(client, body)
-        status = await self._post_webhook(payload) if self.webhook_url else None
+        status = await self.webhooks.deliver(payload) if self.webhook_url else None
         return web.json_response({"unique": payload["unique"], "webhook_status": status})
 
     def client_message_payload(self, client: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Record a client's message (it opens their 24 h window) and build the webhook body."""
+        """Record a client's message and build the webhook body. The message's own timestamp
+        (`fields["timestamp"]`, default now) opens the client's 24 h window, as the provider
+        counts it: a message stamped 25 h ago opens nothing."""
         now = self.now()
+        stamp = float(fields.get("timestamp", now))
         unique = str(fields.get("unique") or secrets.token_hex(16).upper())
         group = fields.get("group")
         sender = f"{client}-{int(now)}" if group else client
-        if not group:
-            known = self.state.clients.get(client)
-            if known is None:
-                self.state.clients[client] = _Client(last_message_at=now)
-            else:
-                known.last_message_at = now
         hidden = bool(_FROM_ID.match(client))
-        payload = {
-            "status": "OK",
-            "hook": "new",
-            "unique": unique,
-            "from": sender,
-            "from_id": client if hidden else stable_from_id(client),
-            "username": None,
-            "country": "IL",
-            "phone": None if hidden else client,
-            "to": self.account,
-            "senderName": fields.get("name", "Client"),
-            "type": fields.get("type", "text"),
-            "body": fields.get("body", ""),
-            "caption": fields.get("caption", False),
-            "isForwarded": False,
-            "timestamp": str(int(fields.get("timestamp", now))),
-            "media": False,
-            "quote": False,
-            "quoteUnique": False,
-            "conversationTimeLeft": "0",
-        }
-        if hidden:
-            payload["from"] = client
+        from_id = client if hidden else stable_from_id(client)
+        known = self.state.clients.get(client)
+        if not group:
+            if known is None:
+                known = self.state.clients[client] = _Client(last_message_at=stamp)
+            else:
+                known.last_message_at = max(known.last_message_at, stamp)
+            if not hidden:
+                self.state.from_ids[from_id] = client
+        payload = client_message_body(
+            unique=unique,
+            sender=client if hidden else sender,
+            from_id=from_id,
+            phone=None if hidden else client,
+            account=self.account,
+            fields=fields,
+            stamp=stamp,
+            conversation_minutes_left=_conversation_minutes_left(known, now),
+        )
         self.state.messages[unique] = payload
         return payload
 
@@ -257,41 +277,20 @@ class SandboxGateway:
         """A person answers a client from our account (WhatsApp on the shop's phone)."""
         body = await _json_object(request)
         to = str(body.get("to", ""))
-        payload = {
-            "status": "OK",
-            "hook": "outgoing",
-            "unique": secrets.token_hex(16).upper(),
-            "from": self.account,
-            "to": to,
-            "type": "text",
-            "body": body.get("body", ""),
-            "timestamp": str(int(self.now())),
-        }
-        status = await self._post_webhook(payload) if self.webhook_url else None
+        client = self.state.clients.get(self.state.from_ids.get(to, to))
+        if client is not None:  # billed like any message from our account
+            self._start_conversation(client, self.now())
+        payload = agent_message_body(
+            account=self.account, to=to, text=str(body.get("body", "")), now=self.now()
+        )
+        status = await self.webhooks.deliver(payload) if self.webhook_url else None
         return web.json_response({"unique": payload["unique"], "webhook_status": status})
 
     async def _post_statuses(self, unique: str) -> None:
         for status in ("sent", "delivered"):
-            await self._post_webhook(
+            await self.webhooks.deliver(
                 {"hook": "status", "unique": unique, "status": status, "timestamp": int(self.now())}
             )
-
-    async def _post_webhook(self, payload: dict[str, Any]) -> int | None:
-        assert self.webhook_url is not None
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        try:
-            async with self._session.post(
-                self.webhook_url,
-                data=orjson.dumps(payload),
-                headers={"Content-Type": "application/json"},
-                # The provider gives up after 5 s (and retries later).
-                timeout=aiohttp.ClientTimeout(total=5),
-            ) as response:
-                await response.read()
-                return response.status
-        except (TimeoutError, aiohttp.ClientError):
-            return None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -314,6 +313,8 @@ class SandboxGateway:
                 "refused": len(state.refused),
                 "conversations": state.conversations,
                 "faults_injected": state.faults_injected,
+                "webhook_deliveries": len(self.webhooks.log),
+                "webhook_retries_waiting": self.webhooks.waiting,
                 "last_accepted_at": state.sent[-1]["accepted_at"] if state.sent else None,
             }
         )
@@ -336,6 +337,17 @@ class SandboxGateway:
         self._random = random.Random(self.faults.seed)
         return web.json_response({"rate": self.faults.rate, "kinds": list(kinds)})
 
+    async def _set_answers(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        try:
+            self.odd_answers = _known_odd_answers(tuple(body.get("odd", ())))
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        self.accept_delay_s = float(body.get("accept_delay_s", 0.0))
+        return web.json_response(
+            {"odd": list(self.odd_answers), "accept_delay_s": self.accept_delay_s}
+        )
+
     async def _set_client(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         client = request.match_info["client"]
@@ -355,17 +367,28 @@ class SandboxGateway:
         self.faults = FaultPlan()
         return web.json_response({"ok": True})
 
+    async def _startup(self, app: web.Application) -> None:
+        self.webhooks.start()
+
     async def _cleanup(self, app: web.Application) -> None:
         for task in list(self._background):
             task.cancel()
-        if self._session is not None:
-            await self._session.close()
+        await self.webhooks.close()
 
 
-def stable_from_id(number: str) -> str:
-    """The provider's per-client `from_id` (country, dot, 16 digits), stable for a number."""
-    digest = hashlib.sha256(number.encode()).hexdigest()
-    return f"IL.{int(digest, 16) % 10**16:016d}"
+def _known_odd_answers(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [kind for kind in kinds if kind not in ODD_ANSWERS]
+    if unknown:
+        raise ValueError(f"unknown odd answers {unknown}; known: {list(ODD_ANSWERS)}")
+    return kinds
+
+
+def _conversation_minutes_left(client: _Client | None, now: float) -> str:
+    """The webhook's `conversationTimeLeft`: minutes left of the running conversation, as text."""
+    started = client.conversation_started_at if client is not None else None
+    if started is None or now - started >= WINDOW_S:
+        return "0"
+    return str(int((started + WINDOW_S - now) // 60))
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
