@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -36,15 +37,30 @@ def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
 
 
 def spawn(
-    args: list[str], *, log: Path, env: dict[str, str] | None = None
+    args: list[str], *, log: Path, env: dict[str, str] | None = None, cpus: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """A child Python process running `args` (module or script), its output to `log`."""
+    """A child Python process running `args` (module or script), its output to `log`; pinned to
+    the CPUs `cpus` names ("0", "1-3") when given and taskset is installed."""
     environment = dict(os.environ, RULEBOT_API_KEY=API_KEY, RULEBOT_WEBHOOK_TOKEN=TOKEN)
     environment.update(env or {})
+    pin = ["taskset", "-c", cpus] if cpus is not None and shutil.which("taskset") else []
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, *args], env=environment, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+            [*pin, sys.executable, *args],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
+
+
+def pinning() -> tuple[str | None, str | None]:
+    """(the server's CPU, the load's CPUs): one core for the server, the others for the load,
+    so neither steals the other's time; (None, None) on a single core or without taskset."""
+    count = os.cpu_count() or 1
+    if count < 2 or not shutil.which("taskset"):
+        return None, None
+    return "0", f"1-{count - 1}" if count > 2 else "1"
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -56,7 +72,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def write_config(folder: Path, *, port: int, gateway_url: str, rules: Path, store: Path) -> Path:
+def write_config(
+    folder: Path,
+    *,
+    port: int,
+    gateway_url: str,
+    rules: Path,
+    store: Path | str,
+    delivery: dict[str, object] | None = None,
+) -> Path:
     """A `rulebot serve` config for a benchmark run: no reply limit, few log lines."""
     settings = serve_config(
         account=ACCOUNT,
@@ -65,11 +89,82 @@ def write_config(folder: Path, *, port: int, gateway_url: str, rules: Path, stor
         port=port,
         rules=rules,
         gateway={"timeout_s": 5, "concurrency": 64},
-        delivery={"max_replies_per_hour": 1000000},
+        delivery={"max_replies_per_hour": 1000000, **(delivery or {})},
         log_format="text",
         log_level="WARNING",
     )
     return write_serve_config(folder / f"config-{port}.yaml", settings)
+
+
+#: where PostgreSQL runs for the benchmarks (a schema of its own per run, dropped after)
+POSTGRES_URL = os.environ.get("RULEBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def postgres_schema_url(name: str) -> str | None:
+    """A fresh schema `name` on the benchmarks' PostgreSQL, as a store URL; None if unreachable."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"(PostgreSQL at {POSTGRES_URL} unreachable: {exc}; set RULEBOT_BENCH_POSTGRES)")
+        return None
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        await conn.execute(f"CREATE SCHEMA {name}")
+    finally:
+        await conn.close()
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    # application_name tells this store's backends apart (postgres_backend_cpu)
+    return f"{POSTGRES_URL}{separator}search_path={name}&application_name={name}"
+
+
+async def postgres_backend_cpu(application: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving connections named `application`
+    (the server on this machine: its work for the bot is part of the bot's cost)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", application
+        )
+    finally:
+        await conn.close()
+    found = {row["pid"]: cpu_seconds(row["pid"]) for row in pids}
+    return {pid: cpu for pid, cpu in found.items() if cpu is not None}
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes in `after` spent since `before` (new ones: all of theirs)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+async def drop_postgres_schema(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    finally:
+        await conn.close()
+
+
+async def open_windows(sandbox_url: str, numbers: list[str], *, now: float) -> None:
+    """Tell the sandbox gateway these clients wrote just now (their 24 h window is open)."""
+    import asyncio
+
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as http:
+
+        async def one(number: str) -> None:
+            url = f"{sandbox_url}/control/clients/{number}"
+            async with http.post(url, json={"last_message_at": now}) as response:
+                response.raise_for_status()
+
+        for start in range(0, len(numbers), 500):
+            await asyncio.gather(*(one(n) for n in numbers[start : start + 500]))
 
 
 def cpu_seconds(pid: int) -> float | None:
