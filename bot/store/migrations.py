@@ -139,6 +139,13 @@ MIGRATIONS: list[Migration] = [
         # templateTimeLeft that is not a number): the send went out, so it is not an error.
         "ALTER TABLE outbox ADD COLUMN warning TEXT",
     ),
+    (
+        # A client's cards on their way (for once_per): through outbox_client the lookup read
+        # every send of the client's month (150 ms a round of 300 clients at 1M stored); this
+        # index holds only the sends in flight.
+        "CREATE INDEX outbox_client_in_flight ON outbox(client) "
+        "WHERE state IN ('pending', 'sending')",
+    ),
 ]
 
 
