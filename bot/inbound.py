@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from bot.core.values import InboundMessage
 from bot.errors import InboundError
 
@@ -32,6 +34,8 @@ _PHONE = re.compile(r"^\+?\d{6,20}$")
 # Hidden-number clients: two-letter country, a dot, 16 digits (e.g. IL.1605856887361213).
 _FROM_ID = re.compile(r"^[A-Z]{2}\.\d{6,20}$")
 _MAX_ID_LENGTH = 200
+#: most of an ignored webhook's body kept (the webhook body itself is bounded by the server)
+KEPT_BODY_CHARS = 4000
 _NON_DIGITS = re.compile(r"\D")
 
 
@@ -55,9 +59,11 @@ class StatusUpdate:
 
 @dataclass(frozen=True, slots=True)
 class IgnoredEvent:
-    """A notification we acknowledge and count but do not act on (unknown hook or type)."""
+    """A notification we acknowledge and record but do not act on (unknown hook or type, a
+    status we cannot match): `body` keeps the payload, bounded, for later analysis."""
 
     kind: str
+    body: str = ""
 
 
 InboundEvent = InboundMessage | OutgoingEcho | StatusUpdate | IgnoredEvent
@@ -72,13 +78,17 @@ def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> In
     status = _text(payload.get("status"))
     is_message_hook = hook in (None, "new", "message", "incoming")
     if not is_message_hook and status is not None and status.lower() in _DELIVERY_STATUSES:
+        message_id = _known_id(payload)
+        if message_id is None:
+            # Well formed, but its id sits under a key we do not know: acknowledged and kept.
+            return IgnoredEvent(kind=f"status:{status.lower()}:no_id", body=_kept(payload))
         return StatusUpdate(
-            id=_message_id(payload),
+            id=message_id,
             status=status.lower(),
             timestamp=_timestamp(payload, received_at),
         )
     if hook not in (None, "new", "message", "incoming", "outgoing", "sent"):
-        return IgnoredEvent(kind=f"hook:{hook}")
+        return IgnoredEvent(kind=f"hook:{hook}", body=_kept(payload))
 
     message_id = _message_id(payload)
     sender = _text(payload.get("from") or payload.get("sender") or payload.get("phone"))
@@ -95,7 +105,7 @@ def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> In
 
     message_type = (_text(payload.get("type")) or "text").lower()
     if message_type not in _KNOWN_TYPES:
-        return IgnoredEvent(kind=f"type:{message_type}")
+        return IgnoredEvent(kind=f"type:{message_type}", body=_kept(payload))
 
     is_group = _is_group(payload, sender, from_id)
     address = _address(sender, from_id, is_group)
@@ -115,13 +125,26 @@ def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> In
 
 
 def _message_id(payload: dict[str, Any]) -> str:
+    found = _known_id(payload)
+    if found is None:
+        raise InboundError("message has no id ('unique', 'id' or 'message_id')")
+    return found
+
+
+def _known_id(payload: dict[str, Any]) -> str | None:
     for key in ("unique", "id", "message_id", "messageId"):
         value = _text(payload.get(key))
         if value is not None:
             if len(value) > _MAX_ID_LENGTH:
                 raise InboundError(f"message id is longer than {_MAX_ID_LENGTH} characters")
             return value
-    raise InboundError("message has no id ('unique', 'id' or 'message_id')")
+    return None
+
+
+def _kept(payload: dict[str, Any]) -> str:
+    """The payload as kept with an ignored event: JSON, cut at KEPT_BODY_CHARS."""
+    text = orjson.dumps(payload).decode()
+    return text if len(text) <= KEPT_BODY_CHARS else text[:KEPT_BODY_CHARS] + "..."
 
 
 def _timestamp(payload: dict[str, Any], default: float) -> float:

@@ -144,5 +144,6 @@ class WebhookHandler:
                 )
             return _answer("outgoing", handoff=person)
         assert isinstance(event, IgnoredEvent)
-        await self._store.record_event("ignored", event.kind, now)
+        detail = f"{event.kind} {event.body}" if event.body else event.kind
+        await self._store.record_event("ignored", detail, now)
         return _answer("ignored", kind=event.kind)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -10,7 +14,9 @@ from yarl import URL
 
 from bot.admin.pages import mask_client
 from bot.admin.signin import COOKIE, session_value
+from bot.demo import demo_rules_path
 from bot.sandbox import FaultPlan
+from bot.status import render_status
 from bot.store import reports
 from tests.conftest import TOKEN, Bot
 from tests.pg import postgres_schema
@@ -252,3 +258,39 @@ async def test_guessing_the_admin_token_is_stopped_for_a_while(
     admin_bot.clock.advance(15 * 60 + 1)
     async with browser.post(login, data={"token": ADMIN_TOKEN}, allow_redirects=False) as response:
         assert response.status == 303
+
+
+async def test_status_and_the_dashboard_start_today_at_the_same_midnight(
+    bot_factory: BotFactory,
+    browser: aiohttp.ClientSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The rules' zone: one whose midnight comes within the hour after now. The machine's zone:
+    # twelve hours away, so its "today" began long before the message arrives.
+    utc = datetime.now(UTC)
+    offset = (23 - utc.hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    rules_zone = f"Etc/GMT{-offset:+d}" if offset else "UTC"  # POSIX names: the sign inverted
+    machine_offset = offset - 12 if offset >= 0 else offset + 12
+    monkeypatch.setenv("TZ", f"Etc/GMT{-machine_offset:+d}" if machine_offset else "UTC")
+    time.tzset()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"timezone: {rules_zone}\n" + demo_rules_path().read_text(), "utf-8")
+    bot = await bot_factory(admin_token=ADMIN_TOKEN, rules=rules)
+    try:
+        await bot.client_writes(CLIENT, "sales")
+        await bot.settle()
+        zone = ZoneInfo(rules_zone)
+        local = datetime.now(zone)
+        midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        bot.clock.advance(midnight.timestamp() + 60 - time.time())  # a minute into tomorrow
+        report = await render_status(bot.service.config, now=bot.clock())
+        await signed_in(bot, browser)
+        _, html = await page(browser, f"{bot.service.url}/admin")
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    # Yesterday's message, in the business's time zone, for both.
+    assert "today: 0 messages in" in report
+    assert '<div class="n" id="messages-in">0</div>' in html

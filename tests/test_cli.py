@@ -141,3 +141,39 @@ async def test_status_reports_depths_counts_and_errors_in_plain_words(bot: Bot) 
     assert "       1  refused by the gateway" in report
     assert "       1  no rule matched" in report
     assert "refused by the gateway: 972547777777 never wrote to us" in report
+
+
+@pytest.mark.parametrize("account", ["0501234567", "050-123-4567", "97250123"])
+def test_account_must_be_international_digits(tmp_path: Path, account: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f'account: "{account}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"account: .*international digits|international"):
+        load_config(config)
+
+
+def test_account_in_international_form_is_kept_as_digits(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text('account: "+972 50-123-4567"\n', encoding="utf-8")
+    assert load_config(config).account == "972501234567"
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://api.99digital.co.il/whatsapp/v2/sendContact", True),
+        ("http://127.0.0.1:8099/whatsapp/v2/sendContact", True),
+        ("http://localhost:8099/sendContact", True),
+        ("http://[::1]:8099/sendContact", True),
+        ("http://api.99digital.co.il/whatsapp/v2/sendContact", False),
+        ("http://10.0.0.5/sendContact", False),
+        ("ftp://api.99digital.co.il/sendContact", False),
+    ],
+)
+def test_gateway_url_must_be_https_except_on_loopback(tmp_path: Path, url: str, ok: bool) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"gateway:\n  url: {url}\n", encoding="utf-8")
+    if ok:
+        assert load_config(config).gateway.url == url
+    else:
+        with pytest.raises(ConfigError, match=r"gateway\.url: .*https://"):
+            load_config(config)

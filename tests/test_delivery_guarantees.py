@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.core.values import InboundMessage
+from bot.inbound import parse_webhook
+from bot.inbox_rows import inbox_row
 from bot.sandbox import ODD_ANSWERS, FaultPlan
 from bot.status import format_stats
+from bot.store import open_store
 from tests.conftest import Bot, RunningSandbox, make_config, wait_until
 
 CLIENT = "972541234567"
@@ -266,3 +270,100 @@ async def _serve_one_route(handler: Any) -> tuple[web.AppRunner, str]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/send"
+
+
+# -- conversations, cards and the sandbox as faithful as the provider ---------------------------
+
+GREETING_RULES = """
+burst_window_s: 0
+contacts:
+  owner: {name: "Owner", phone: "+972 52 555 0123", website: null, email: ~, city: "",
+          street: "  "}
+rules:
+  - name: hello
+    keywords: [hello]
+    once_per: conversation
+    reply: {contact: owner}
+"""
+
+
+async def test_two_messages_decided_in_one_round_after_a_silence_get_one_card(
+    tmp_path: Path, sandbox: RunningSandbox, bot_factory: BotFactory
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(GREETING_RULES, encoding="utf-8")
+    config = make_config(tmp_path, sandbox, rules=rules)
+    # Both messages wait in the inbox before the bot starts: its first round decides them.
+    store = await open_store(config.store)
+    for text in ("hello", "hello again"):
+        payload = sandbox.gateway.client_message_payload(CLIENT, {"body": text})
+        event = parse_webhook(payload, account=config.account)
+        assert isinstance(event, InboundMessage)
+        assert await store.add_inbound(inbox_row(event), float(payload["timestamp"]))
+    await store.close()
+    bot = await bot_factory(config=config)
+    await bot.settle()
+    assert len(bot.sent) == 1
+    outcomes = await rows(bot, "SELECT outcome FROM inbox ORDER BY id")
+    assert [r["outcome"] for r in outcomes] == ["reply", "already_sent"]
+
+
+async def test_empty_optional_contact_fields_are_not_sent(
+    tmp_path: Path, bot_factory: BotFactory
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(GREETING_RULES, encoding="utf-8")
+    bot = await bot_factory(rules=rules)
+    await bot.client_writes(CLIENT, "hello")
+    await bot.settle()
+    (card,) = bot.sent
+    fields = {key for key in card if key.startswith(("contact_", "address_", "website"))}
+    assert fields == {"contact_name", "contact_phone"}  # null, ~, "" and blanks mean absent
+
+
+async def test_a_person_answering_from_the_phone_starts_a_counted_conversation(
+    bot: Bot,
+) -> None:
+    await bot.client_writes(CLIENT, "what's the weather like?")  # no rule answers
+    await bot.settle()
+    assert bot.sent == []
+    async with bot.http.post(
+        f"{bot.sandbox.url}/control/agent-message", json={"to": CLIENT, "body": "Hi, Dana here"}
+    ) as response:
+        assert (await response.json())["webhook_status"] == 200
+    assert bot.sandbox.gateway.state.conversations == 1  # the provider bills it
+    assert (await stats(bot)).conversations == 1  # and the bot counts it
+
+
+async def test_an_unacknowledged_webhook_is_delivered_again_on_the_providers_schedule(
+    bot: Bot,
+) -> None:
+    gateway = bot.sandbox.gateway
+    webhook = gateway.webhook_url
+    gateway.webhook_url = f"{bot.service.url}/webhook?token=wrong"  # refused with 401
+    async with bot.http.post(
+        f"{bot.sandbox.url}/clients/{CLIENT}/messages", json={"body": "sales"}
+    ) as response:
+        unique = (await response.json())["unique"]
+
+    async def retried_at_once() -> bool:
+        return [tries for seen, tries, _ in gateway.webhooks.log if seen == unique] == [1, 2]
+
+    await wait_until(retried_at_once)  # the first re-delivery comes at once, refused too
+    gateway.webhook_url = webhook
+    assert await gateway.webhooks.deliver_due() == 0  # the next one waits 5 minutes
+    gateway.advance_clock(5 * 60)
+    await wait_until(lambda: _delivered(gateway, unique, 3))
+    await bot.settle()
+    assert [s["replyTo"] for s in bot.sent] == [unique]
+    gateway.advance_clock(24 * 3600)  # acknowledged: never delivered again
+    assert await gateway.webhooks.deliver_due() == 0
+    assert [status for seen, _, status in gateway.webhooks.log if seen == unique] == [
+        401,
+        401,
+        200,
+    ]
+
+
+async def _delivered(gateway: Any, unique: str, tries: int) -> bool:
+    return any(seen == unique and n == tries for seen, n, _ in gateway.webhooks.log)

@@ -31,7 +31,7 @@ from bot.gateway import (
     WrongApiKey,
     error_for_reason,
 )
-from bot.sandbox import FaultPlan, SandboxGateway
+from bot.sandbox import ODD_ANSWERS, FaultPlan, SandboxGateway, stable_from_id
 from tests.conftest import ACCOUNT, API_KEY, RunningSandbox
 
 CLIENT = "972541234567"
@@ -388,3 +388,62 @@ async def test_a_dropped_connection_after_the_request_is_uncertain() -> None:
         await runner.cleanup()
     assert type(error) is GatewayUncertain
     assert (error.retryable, error.uncertain) == (True, True)
+
+
+# -- the sandbox is as strict and as odd as the provider ----------------------------------------
+
+
+async def test_the_sandbox_opens_the_window_at_the_messages_own_timestamp(
+    sandbox: RunningSandbox,
+) -> None:
+    late = "972547777777"
+    sandbox.gateway.client_message_payload(
+        late, {"body": "hi", "timestamp": time.time() - 25 * 3600}
+    )
+    async with GatewayClient(
+        url=sandbox.send_contact_url, api_key=API_KEY, account=ACCOUNT, timeout_s=1
+    ) as gateway:
+        error = await send_expecting(gateway, to=late)
+    assert isinstance(error, WindowExpired)  # received now, but written 25 h ago
+
+
+async def test_the_sandbox_takes_from_id_as_the_target_of_a_visible_number(
+    client: GatewayClient, sandbox: RunningSandbox
+) -> None:
+    sent = await client.send_contact(to=stable_from_id(CLIENT), contact=CARD, reply_to="ABC")
+    assert sent.unique == sandbox.gateway.state.sent[0]["unique"]
+
+
+async def test_the_sandbox_webhook_tells_the_conversation_time_left(
+    client: GatewayClient, sandbox: RunningSandbox
+) -> None:
+    before = sandbox.gateway.client_message_payload(CLIENT, {"body": "hi"})
+    assert before["conversationTimeLeft"] == "0"  # no conversation yet
+    await client.send_contact(to=CLIENT, contact=CARD, reply_to="ABC")
+    sandbox.gateway.advance_clock(3600)
+    after = sandbox.gateway.client_message_payload(CLIENT, {"body": "hi again"})
+    assert after["conversationTimeLeft"] == str(23 * 60 - 1)
+
+
+@pytest.mark.parametrize("odd", ODD_ANSWERS)
+async def test_every_odd_sandbox_answer_is_an_acceptance_the_client_reads(
+    client: GatewayClient, sandbox: RunningSandbox, odd: str
+) -> None:
+    sandbox.gateway.odd_answers = (odd,)
+    if odd == "not_json":
+        error = await send_expecting(client)
+        assert type(error) is GatewayProtocolError and error.uncertain
+    else:
+        sent = await client.send_contact(to=CLIENT, contact=CARD, reply_to="ABC")
+        assert sent.unique in (None, sandbox.gateway.state.sent[0]["unique"])
+        assert bool(sent.warnings) == (odd != "fractional_timestamp")
+    assert len(sandbox.gateway.state.sent) == 1  # accepted every time
+
+
+async def test_the_sandbox_accept_delay_accepts_before_it_answers(
+    client: GatewayClient, sandbox: RunningSandbox
+) -> None:
+    sandbox.gateway.accept_delay_s = 1.5  # longer than the client's 1 s timeout
+    error = await send_expecting(client)
+    assert type(error) is GatewayUncertain
+    assert len(sandbox.gateway.state.sent) == 1  # it went out all the same

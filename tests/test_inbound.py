@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import InboundError
 from bot.inbound import (
+    KEPT_BODY_CHARS,
     IgnoredEvent,
     InboundMessage,
     OutgoingEcho,
@@ -123,8 +125,27 @@ def test_delivery_status_hook() -> None:
         (dict(PROVIDER_SAMPLE, type="poll_update"), "type:poll_update"),
     ],
 )
-def test_unknown_hooks_and_types_are_ignored(payload: dict[str, object], kind: str) -> None:
-    assert parse(payload) == IgnoredEvent(kind=kind)
+def test_unknown_hooks_and_types_are_ignored_with_their_body_kept(
+    payload: dict[str, object], kind: str
+) -> None:
+    event = parse(payload)
+    assert isinstance(event, IgnoredEvent)
+    assert event.kind == kind
+    assert orjson.loads(event.body) == payload
+
+
+def test_a_status_with_its_id_under_an_unknown_key_is_kept_not_refused() -> None:
+    payload = {"hook": "status", "msgUnique": "abc", "status": "read", "timestamp": "5"}
+    event = parse(payload)
+    assert isinstance(event, IgnoredEvent)
+    assert event.kind == "status:read:no_id"
+    assert orjson.loads(event.body) == payload
+
+
+def test_an_ignored_body_is_kept_bounded() -> None:
+    event = parse({"hook": "system", "note": "x" * 20_000})
+    assert isinstance(event, IgnoredEvent)
+    assert len(event.body) == KEPT_BODY_CHARS + 3 and event.body.endswith("...")
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from bot.store import (
 )
 from bot.store.dialect import to_numbered_placeholders
 from bot.store.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
+from bot.store.operations import EVENT_DETAIL
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from tests.pg import postgres_schema
@@ -456,9 +457,9 @@ async def test_a_hand_off_to_an_unknown_client_pauses_them_in_advance(store: Any
 
 
 async def test_record_event_keeps_a_bounded_detail(store: AnyStore) -> None:
-    await store.record_event("ignored", "x" * 900, T0)
+    await store.record_event("ignored", "x" * 9000, T0)
     (row,) = await store.query("SELECT at, kind, detail FROM events")
-    assert (row["at"], row["kind"], len(row["detail"])) == (T0, "ignored", 500)
+    assert (row["at"], row["kind"], len(row["detail"])) == (T0, "ignored", EVENT_DETAIL)
 
 
 # -- figures, housekeeping, schema -------------------------------------------------------------

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+import orjson
 import pytest
 
 from tests.conftest import ACCOUNT, Bot
@@ -61,9 +60,12 @@ async def test_unauthenticated_request_is_refused_and_stores_nothing(
 ) -> None:
     response = await bot.post_webhook(message("u1"), token=token)
     assert response.status == 401
-    await asyncio.sleep(0.1)
-    assert await inbox_rows(bot) == []
-    assert bot.sent == []
+    # A message let in afterwards is decided and answered; the refused one never was stored.
+    await bot.client_writes(CLIENT, "sales")
+    await bot.settle()
+    assert [r["message_id"] for r in await inbox_rows(bot)] != ["u1"]
+    assert len(await inbox_rows(bot)) == 1
+    assert [s["replyTo"] for s in bot.sent] != ["u1"] and len(bot.sent) == 1
 
 
 async def test_token_in_header_is_accepted(bot: Bot) -> None:
@@ -96,16 +98,28 @@ async def test_malformed_body_gets_400_with_a_reason(bot: Bot, body: bytes, reas
     assert "\n" not in answer["error"]
 
 
-async def test_status_and_unknown_hooks_are_acknowledged_and_not_answered(bot: Bot) -> None:
-    for payload in (
-        {"hook": "status", "unique": "nope", "status": "delivered"},
+async def test_status_and_unknown_hooks_are_acknowledged_recorded_and_not_answered(
+    bot: Bot,
+) -> None:
+    kept = (
         {"hook": "system", "unique": "s1"},
         message("u4", type="poll_update"),
-    ):
+        {"hook": "status", "msgUnique": "s2", "status": "read"},  # its id under a key we lack
+    )
+    for payload in ({"hook": "status", "unique": "nope", "status": "delivered"}, *kept):
         response = await bot.post_webhook(payload)
         assert response.status == 200
-    await asyncio.sleep(0.1)
+    # Each was written before the 200: nothing reached the inbox, so nothing can be answered,
+    # and every hook we do not act on is on record with its body.
     assert await inbox_rows(bot) == []
+    events = await bot.service.store.query(  # type: ignore[attr-defined]
+        "SELECT detail FROM events WHERE kind = 'ignored' ORDER BY id"
+    )
+    kinds = [row["detail"].split(" ", 1)[0] for row in events]
+    assert kinds == ["hook:system", "type:poll_update", "status:read:no_id"]
+    bodies = [orjson.loads(row["detail"].split(" ", 1)[1]) for row in events]
+    assert bodies == list(kept)
+    await bot.settle()
     assert bot.sent == []
 
 

@@ -52,7 +52,8 @@ def compile_contacts(
             except ValueError as exc:
                 diagnostics.error(exc.args[0], item.source, (*path, "phone"), hint=exc.args[1])
                 ok = False
-            if contact.birthday is not None and not _is_date(contact.birthday):
+            birthday = _given(contact.birthday)
+            if birthday is not None and not _is_date(birthday):
                 diagnostics.error(
                     f"birthday '{contact.birthday}' is not a date",
                     item.source,
@@ -60,7 +61,8 @@ def compile_contacts(
                     hint="write YYYY-MM-DD",
                 )
                 ok = False
-            if contact.email is not None and "@" not in contact.email:
+            email = _given(contact.email)
+            if email is not None and "@" not in email:
                 diagnostics.error(
                     f"'{contact.email}' is not an e-mail address", item.source, (*path, "email")
                 )
@@ -70,15 +72,22 @@ def compile_contacts(
                     key=key,
                     name=contact.name.strip(),
                     phone=phone,
-                    email=contact.email,
-                    birthday=contact.birthday,
-                    street=contact.street,
-                    city=contact.city,
-                    country=contact.country,
-                    website=contact.website,
+                    email=_given(contact.email),
+                    birthday=_given(contact.birthday),
+                    street=_given(contact.street),
+                    city=_given(contact.city),
+                    country=_given(contact.country),
+                    website=_given(contact.website),
                 )
                 contacts[key] = (card, item.source)
     return contacts
+
+
+def _given(value: str | None) -> str | None:
+    """An optional field as sent: empty (null, ~, "", blanks) means absent, never the text."""
+    if value is None or not value.strip():
+        return None
+    return value.strip()
 
 
 def _is_date(text: str) -> bool:

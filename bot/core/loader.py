@@ -240,7 +240,9 @@ def _build(node: Node, path: NodePath, source: SourceMap, diagnostics: Diagnosti
 def _scalar(node: ScalarNode) -> Any:
     """A scalar as text unless it is unmistakably a number, true/false or empty."""
     value: str = node.value
-    if node.style is not None:  # quoted or block text: always text
+    # Quoted or block text is always text. A plain scalar's style is None from PyYAML's Python
+    # loader but "" from libyaml's: both are plain, so `website: null` is empty, not "null".
+    if node.style:
         return value
     tag = node.tag
     if tag == "tag:yaml.org,2002:null":

@@ -41,6 +41,8 @@ IN_FLIGHT = "state IN ('pending', 'sending')"
 #: outbox states counted against limits (may have reached the client), and finished ones
 COUNTED = _sql_list((*IN_FLIGHT_STATES, "sent", "uncertain"))
 FINISHED = _sql_list(FINAL_STATES)
+#: most of an event's detail kept (an ignored webhook's body, bounded again by inbound.py)
+EVENT_DETAIL = 4200
 #: most `?` in one `IN (...)` list (SQLite allows 999 variables in all on old builds)
 _IN_LIST = 400
 
@@ -238,7 +240,7 @@ def outbox_item(row: Any, *, attempts: int, possible_duplicate: bool) -> OutboxI
 
 async def record_event(conn: Connection, kind: str, detail: str, now: float) -> None:
     await conn.execute(
-        "INSERT INTO events(at, kind, detail) VALUES (?, ?, ?)", now, kind, detail[:500]
+        "INSERT INTO events(at, kind, detail) VALUES (?, ?, ?)", now, kind, detail[:EVENT_DETAIL]
     )
 
 

@@ -159,5 +159,16 @@ async def record_outgoing(
             client,
             pause_until,
         )
+    # A person's message is billed like the bot's: it starts a conversation unless one runs.
+    # Counted on the row the client's own messages use (keyed by from_id, the number its
+    # address), not on a row keyed by the bare number, when both exist.
+    owner = await conn.fetchval(
+        "SELECT client FROM clients WHERE client = ? OR address = ? "
+        "ORDER BY CASE WHEN client = ? THEN 1 ELSE 0 END LIMIT 1",
+        client,
+        client,
+        client,
+    )
+    await start_conversation(conn, owner or client, now)
     await record_event(conn, "handoff", client, now)
     return True
