@@ -143,3 +143,67 @@ def test_an_arabic_comma_ends_a_clause(rules: RuleSet) -> None:
     text = "بدي اطلب توصيل لهلأ، وبعدين بسأل عن حفلة عيد ميلاد"
     name, why = answer(rules, text)
     assert name == "delivery", why
+
+
+EXAMPLES_BOOK = """\
+contacts:
+  tow: {name: Tow, phone: "052-555-0123"}
+  desk: {name: Desk, phone: "052-555-0124"}
+rules:
+  - name: towing
+    keywords: [ونش, גרר, tow truck]
+    reply: {contact: tow}
+    examples:
+      - "السيارة وقفت عالشارع بدي ونش"
+      - "האוטו נתקע בכביש ואני צריך גרר"
+      - "my car broke down on the highway and I need a tow truck"
+  - name: hours
+    keywords: [open, פתוחים, فاتحين]
+    reply: {contact: desk}
+fallback:
+  reply: {contact: desk}
+"""
+
+
+@pytest.fixture(scope="module")
+def example_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    path = tmp_path_factory.mktemp("examples") / "book.yaml"
+    path.write_text(EXAMPLES_BOOK, encoding="utf-8")
+    return load_rules(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "بدي ونس، السيارة طفت عالطريق",  # typo in the keyword, the rest like the example
+        "האוטו שלי נתקע בכביש ואני צריך גרד",  # גרד: a typo of a three-letter keyword
+        "my car broke down on the highway, need towing",
+    ],
+)
+def test_a_message_written_like_an_example_gets_its_rule(
+    example_rules: RuleSet, text: str
+) -> None:
+    name, why = answer(example_rules, text)
+    assert name == "towing", why
+    assert "written like it" in why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my car is fine, thanks for the service!",  # thanks: wants no card
+        "do you sell car wax?",  # shares a word, not the phrasing
+        "האוטו נקי?",  # too short to resemble anything on purpose
+    ],
+)
+def test_a_message_merely_sharing_words_with_an_example_is_not_it(
+    example_rules: RuleSet, text: str
+) -> None:
+    name, why = answer(example_rules, text)
+    assert name != "towing", why
+
+
+def test_keywords_come_before_examples(example_rules: RuleSet) -> None:
+    # "open" is the hours rule's keyword: the resemblance to a towing example does not count
+    name, _ = answer(example_rules, "my car broke down on the highway, are you open?")
+    assert name == "hours"

@@ -249,7 +249,7 @@ def _rule(
         catch_all=not keywords and pattern is None,
         # mostly greetings: it answers any greeting, and only when no topic rule does
         greeting=bool(keywords) and 2 * sum(map(is_greeting, keywords)) >= len(keywords),
-        support=tuple(model.examples),
+        examples=tuple(model.examples),
     )
     return CompiledRule(
         index=index,

@@ -25,6 +25,7 @@ WEIGHTS = {
     "form": 0.85,
     "typo": 0.7,
     "root": 0.6,
+    "example": 0.5,
     "greeting": 0.3,
     "any": 0.0,
 }
@@ -43,7 +44,7 @@ class Evidence:
     rule: int
     keyword: str  #: as the owner wrote it
     found: str  #: the message's words that matched, normalised
-    how: str  #: exact | prefix | form | root | typo | greeting | pattern | any
+    how: str  #: exact | prefix | form | root | typo | example | greeting | pattern | any
     start: int  #: first word (token index)
     end: int  #: one past the last word
     negated: bool = False
@@ -70,6 +71,7 @@ class Evidence:
             "root": f"'{found}', same root as '{keyword}'",
             "typo": f"'{found}' read as '{keyword}' (typo)",
             "greeting": f"'{found}', a greeting like '{keyword}'",
+            "example": f"its example '{keyword}' (no keyword, but written like it: {found})",
         }[self.how]
         return f"{text}, negated" if self.negated else text
 

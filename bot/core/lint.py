@@ -175,7 +175,8 @@ def answering_rule(ruleset: RuleSet, text: str, target: CompiledRule) -> tuple[b
     """Would `target` answer `text` when its conditions hold? (ok, why not)."""
     scan = ruleset.match(text)
     later: CompiledRule | None = None
-    for index in scan.candidates():
+    # an example always resembles itself: what counts is whether the keywords reach it
+    for index in scan.candidates(examples=False):
         if scan.rule_match(index) is None:
             continue
         rule = ruleset.rules[index]

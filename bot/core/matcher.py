@@ -21,6 +21,7 @@ import regex
 
 from bot.core import cues
 from bot.core.evidence import Evidence, mark_negations
+from bot.core.examples import ExampleIndex
 from bot.core.forms import EXACT, FORM, ROOT, token_variants, word_keys
 from bot.core.message_match import MessageMatch
 from bot.core.support import SupportIndex
@@ -49,8 +50,9 @@ class RuleWords:
     catch_all: bool = False
     #: its keywords are greetings: it answers any greeting, and only when nothing else does
     greeting: bool = False
-    #: texts whose other words support the rule when two rules compete (its `examples:`)
-    support: tuple[str, ...] = ()
+    #: the rule's `examples:`: their words support it when rules compete, and a message no
+    #: keyword reaches that is written almost like one of them may be answered by it
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +90,13 @@ class KeywordIndex:
         self._count = count
         #: the other words of each rule's phrases and examples (see `support`)
         self.support = SupportIndex()
+        #: the examples themselves, for messages no keyword reaches (see `examples`)
+        self.examples = ExampleIndex()
         for i, words in enumerate(self.rules):
             phrases = [k for k in words.keywords if len(tokenize(k)) > 1]
-            self.support.add(i, words.keywords, [*phrases, *words.support])
+            self.support.add(i, words.keywords, [*phrases, *words.examples])
+            if not words.greeting and not words.catch_all:
+                self.examples.add(i, words.examples)
         self._greeting_rules = tuple(i for i, r in enumerate(self.rules) if r.greeting)
 
     def _add(self, entry: _Entry, words: RuleWords) -> None:

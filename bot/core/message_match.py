@@ -40,6 +40,7 @@ class MessageMatch:
         self.vetoes: dict[int, str] = {}
         self._clauses: list[float] | None = None
         self._support: dict[int, list[Support]] | None = None
+        self._examples_checked = False
 
     @property
     def hits(self) -> dict[int, str]:
@@ -47,21 +48,25 @@ class MessageMatch:
         found = {}
         for rule, evidence in self.evidence.items():
             for item in evidence:
-                if not item.negated and item.how not in ("pattern", "any", "greeting"):
+                if not item.negated and item.how not in ("pattern", "any", "greeting", "example"):
                     found[rule] = item.keyword
                     break
         return found
 
-    def candidates(self) -> list[int]:
+    def candidates(self, *, examples: bool = True) -> list[int]:
         """Rules that may answer, strongest evidence first (file order breaks ties).
 
         Rules whose only evidence is a greeting, or that need no keyword, come after every
-        rule with evidence of a topic, wherever they stand in the file.
+        rule with evidence of a topic, wherever they stand in the file. When no rule has such
+        evidence, a message written almost like one of a rule's `examples:` is that rule's
+        (unless `examples` is false: `check` tests whether the keywords reach an example).
         """
         index = self._index
         for rule in index.always_check:
             if rule not in self.evidence:
                 self._check_always(rule)
+        if examples and index.examples:
+            self._check_examples()
         scored = []
         #: the message words a rule was found through -> the strongest rule found through them
         through: dict[frozenset[int], float] = {}
@@ -81,6 +86,32 @@ class MessageMatch:
             (-(through[words] if words else strength), rule) for strength, rule, words in scored
         )
         return [rule for _, rule in ranked]
+
+    def _check_examples(self) -> None:
+        """Add example evidence when no keyword, pattern or phrase found a topic."""
+        if self._examples_checked:
+            return
+        self._examples_checked = True
+        for rule, evidence in self.evidence.items():
+            if rule not in self.vetoes and any(
+                not e.negated and e.how not in ("greeting", "any") for e in evidence
+            ):
+                return
+        if self.social or self.spam:
+            return
+        allowed = {i for i in range(len(self._index.rules)) if i not in self.vetoes}
+        found = self._index.examples.closest(self.tokens, allowed)
+        if found is not None:
+            self.evidence.setdefault(found.rule, []).append(
+                Evidence(
+                    found.rule,
+                    found.example,
+                    f"{found.similarity:.2f}",
+                    "example",
+                    0,
+                    len(self.tokens),
+                )
+            )
 
     def found_through(self, rule: int) -> frozenset[int]:
         """The positions of the message words that are the rule's counted evidence."""
