@@ -180,9 +180,7 @@ def example_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
         "my car broke down on the highway, need towing",
     ],
 )
-def test_a_message_written_like_an_example_gets_its_rule(
-    example_rules: RuleSet, text: str
-) -> None:
+def test_a_message_written_like_an_example_gets_its_rule(example_rules: RuleSet, text: str) -> None:
     name, why = answer(example_rules, text)
     assert name == "towing", why
     assert "written like it" in why
@@ -207,3 +205,61 @@ def test_keywords_come_before_examples(example_rules: RuleSet) -> None:
     # "open" is the hours rule's keyword: the resemblance to a towing example does not count
     name, _ = answer(example_rules, "my car broke down on the highway, are you open?")
     assert name == "hours"
+
+
+NAMES_BOOK = """\
+contacts:
+  desk: {name: Desk, phone: "052-555-0123"}
+rules:
+  - name: events
+    keywords: [party, אירוע, מסיבה, حفلة]
+    reply: {contact: desk}
+  - name: takeaway
+    keywords: [takeaway, איסוף, استلام]
+    reply: {contact: desk}
+  - name: delivery
+    keywords: [delivery, משלוח, توصيل]
+    reply: {contact: desk}
+  - name: nails
+    keywords: [gel, manicure]
+    reply: {contact: desk}
+fallback:
+  reply: {contact: desk}
+"""
+
+
+@pytest.fixture(scope="module")
+def name_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    path = tmp_path_factory.mktemp("names") / "book.yaml"
+    path.write_text(NAMES_BOOK, encoding="utf-8")
+    return load_rules(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # a keyword describing a product's name does not count; the rest of the message does
+        ("I'd like the Party Platter for takeaway, ready by 6?", "takeaway"),
+        ("do you still have the 'Party Mix' box?", "fallback"),
+        ('יש לכם את המארז "מסיבה בקופסה" לאיסוף?', "takeaway"),
+        ("عندكم صينية «حفلة الشواء» للاستلام؟", "takeaway"),
+        # the name's last word is what it is: an Express Delivery is a delivery
+        ("can I get Express Delivery to Haifa?", "delivery"),
+        # every word of the name is the rule's own
+        ("do you do a Gel Manicure on Fridays?", "nails"),
+        # a capital at the start of a sentence, or a message written in Title Case, is no name
+        ("Party for 20 people next week. Party room available?", "events"),
+        ("I Want To Book A Party For My Son", "events"),
+        ("PARTY FOR 20 PEOPLE??", "events"),
+    ],
+)
+def test_a_keyword_that_only_describes_a_name_does_not_count(
+    name_rules: RuleSet, text: str, rule: str
+) -> None:
+    name, why = answer(name_rules, text)
+    assert name == rule, why
+
+
+def test_try_says_the_keyword_was_part_of_a_name(name_rules: RuleSet) -> None:
+    _, why = answer(name_rules, "I'd like the Party Platter for takeaway, ready by 6?")
+    assert "only part of the name 'Party Platter'" in why

@@ -194,11 +194,17 @@ def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int
             else ""
         )
         parts.append(f" (main topic, {mine:.2f}, over {others}{support}{tie})")
-    negated = [
-        f"'{e.found}' for '{rules.rules[r].name}'" for r in scan.evidence for e in scan.negated(r)
-    ]
+    ignored = [(r, e) for r in scan.evidence for e in scan.negated(r)]
+    negated = [f"'{e.found}' for '{rules.rules[r].name}'" for r, e in ignored if e.negated]
     if negated:
         parts.append(f" (not counted, negated: {', '.join(negated[:3])})")
+    named = [
+        f"'{e.found}' for '{rules.rules[r].name}', only part of the name '{e.named}'"
+        for r, e in ignored
+        if e.named and not e.negated
+    ]
+    if named:
+        parts.append(f" (not counted: {'; '.join(named[:3])})")
     return "".join(parts)
 
 

@@ -48,12 +48,14 @@ class Evidence:
     start: int  #: first word (token index)
     end: int  #: one past the last word
     negated: bool = False
+    #: the name it only describes ("party" in "the Party Platter"): then it does not count
+    named: str = ""
     size: int = 1  #: words in the keyword
 
     @property
     def weight(self) -> float:
         """How strongly this evidence says the message is about its rule."""
-        if self.negated:
+        if not self.counts:
             return 0.0
         return WEIGHTS[self.how] * (1 + PHRASE_BONUS * (self.size - 1))
 
@@ -73,7 +75,14 @@ class Evidence:
             "greeting": f"'{found}', a greeting like '{keyword}'",
             "example": f"its example '{keyword}' (no keyword, but written like it: {found})",
         }[self.how]
+        if self.named:
+            return f"{text}, only part of the name '{self.named}'"
         return f"{text}, negated" if self.negated else text
+
+    @property
+    def counts(self) -> bool:
+        """Neither negated nor only part of a name."""
+        return not self.negated and not self.named
 
 
 def mark_negations(folded: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:

@@ -24,6 +24,7 @@ from bot.core.evidence import Evidence, mark_negations
 from bot.core.examples import ExampleIndex
 from bot.core.forms import EXACT, FORM, ROOT, token_variants, word_keys
 from bot.core.message_match import MessageMatch
+from bot.core.names import mark_names
 from bot.core.support import SupportIndex
 from bot.core.text import fold, tokenize, words_of
 from bot.core.typos import deletions, typo_distance, typo_edits, typo_probes
@@ -148,6 +149,7 @@ class KeywordIndex:
                     self._typos(found, tokens, position)
         self._greetings(found, tokens)
         mark_negations(found.folded, found.tokens, found.evidence)
+        mark_names(text, found.tokens, found.evidence)
         return found
 
     def _record(self, found: MessageMatch, entry: _Entry, how: str, start: int, end: int) -> None:

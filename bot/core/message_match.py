@@ -48,7 +48,7 @@ class MessageMatch:
         found = {}
         for rule, evidence in self.evidence.items():
             for item in evidence:
-                if not item.negated and item.how not in ("pattern", "any", "greeting", "example"):
+                if item.counts and item.how not in ("pattern", "any", "greeting", "example"):
                     found[rule] = item.keyword
                     break
         return found
@@ -94,7 +94,7 @@ class MessageMatch:
         self._examples_checked = True
         for rule, evidence in self.evidence.items():
             if rule not in self.vetoes and any(
-                not e.negated and e.how not in ("greeting", "any") for e in evidence
+                e.counts and e.how not in ("greeting", "any") for e in evidence
             ):
                 return
         if self.social or self.spam:
@@ -118,7 +118,7 @@ class MessageMatch:
         return frozenset(
             e.start
             for e in self.evidence.get(rule, ())
-            if not e.negated and e.how not in ("greeting", "any")
+            if e.counts and e.how not in ("greeting", "any")
         )
 
     def strength(self, rule: int) -> float:
@@ -166,13 +166,14 @@ class MessageMatch:
         if rule in self._index.always_check and rule not in self.evidence:
             self._check_always(rule)
         for item in self.evidence.get(rule, ()):
-            if not item.negated:
+            if item.counts:
                 return item.describe()
         return None
 
     def negated(self, rule: int) -> list[Evidence]:
-        """The rule's keywords that the message negates ("not delivery")."""
-        return [e for e in self.evidence.get(rule, ()) if e.negated]
+        """The rule's keywords that the message negates ("not delivery") or only names
+        ("the Party Platter")."""
+        return [e for e in self.evidence.get(rule, ()) if not e.counts]
 
     @property
     def social(self) -> bool:
