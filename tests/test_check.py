@@ -162,7 +162,7 @@ def test_shadowed_rule_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         + """\
         rules:
           - {name: sales, keywords: [sales, price], reply: {contact: sales}}
-          - {name: price list, keywords: [price, "sales team"], reply: {contact: support}}
+          - {name: price list, keywords: [price, sales], reply: {contact: support}}
         """,
     )
     assert code == 0

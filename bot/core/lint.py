@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.core.diagnostics import Diagnostic, Diagnostics, SourceMap
 from bot.core.loader import display_name
 from bot.core.matcher import key_of
+from bot.core.overlap import warn_competing_forms
 from bot.core.reading import read_rules
 from bot.core.ruleset import CompiledRule, RuleSet
 
@@ -69,6 +70,7 @@ def lint(ruleset: RuleSet, diagnostics: Diagnostics) -> None:
     """Add the whole-rule-set problems of a compiled `ruleset` to `diagnostics`."""
     shadowed = _shadowed_rules(ruleset, diagnostics)
     _keywords_taken(ruleset, shadowed, diagnostics)
+    warn_competing_forms(ruleset, shadowed, diagnostics)
     _unused_contacts(ruleset, diagnostics)
     for rule in ruleset.rules:
         _examples(ruleset, rule, diagnostics)
@@ -84,7 +86,15 @@ def _covers(earlier: CompiledRule, later: CompiledRule, ruleset: RuleSet) -> boo
         return False
     if later.words.prefixes and not earlier.words.prefixes:
         return False
-    return all(earlier.index in ruleset.match(word).hits for word in later.words.keywords)
+    return all(_ranks_before(ruleset, word, earlier, later) for word in later.words.keywords)
+
+
+def _ranks_before(ruleset: RuleSet, text: str, earlier: CompiledRule, later: CompiledRule) -> bool:
+    """True if `earlier` outranks `later` on `text` (as the engine ranks them)."""
+    ranked = ruleset.match(text).candidates(examples=False)
+    if earlier.index not in ranked:
+        return False
+    return later.index not in ranked or ranked.index(earlier.index) < ranked.index(later.index)
 
 
 def _shadowed_rules(ruleset: RuleSet, diagnostics: Diagnostics) -> set[int]:

@@ -68,8 +68,8 @@ class MessageMatch:
         if examples and index.examples:
             self._check_examples()
         scored = []
-        #: the message words a rule was found through -> the strongest rule found through them
-        through: dict[frozenset[int], float] = {}
+        #: how a rule was found (which words, how) -> the strongest rule found that way
+        through: dict[frozenset[tuple[int, float]], float] = {}
         for rule, _evidence in self.evidence.items():
             if rule in self.vetoes:
                 continue
@@ -80,8 +80,9 @@ class MessageMatch:
             if words:
                 through[words] = max(strength, through.get(words, 0.0))
             scored.append((strength, rule, words))
-        # rules found through the very same words rank together, in file order: the owner put
-        # the one that should answer first ("eid closure" above "repair")
+        # rules found through the very same words in the same way rank together, in file order:
+        # the owner put the one that should answer first ("eid closure" above "repair"), and
+        # words of their examples do not overrule that
         ranked = sorted(
             (-(through[words] if words else strength), rule) for strength, rule, words in scored
         )
@@ -113,10 +114,10 @@ class MessageMatch:
                 )
             )
 
-    def found_through(self, rule: int) -> frozenset[int]:
-        """The positions of the message words that are the rule's counted evidence."""
+    def found_through(self, rule: int) -> frozenset[tuple[int, float]]:
+        """Where in the message the rule's counted evidence is, and how much each weighs."""
         return frozenset(
-            e.start
+            (e.start, round(e.weight, 3))
             for e in self.evidence.get(rule, ())
             if e.counts and e.how not in ("greeting", "any")
         )
