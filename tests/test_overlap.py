@@ -6,7 +6,10 @@ from pathlib import Path
 
 from bot.core.lint import check_rules
 
-HEAD = 'contacts:\n  desk: {name: Desk, phone: "052-555-0123"}\nbusiness_hours: {sun-thu: "09:00-18:00"}\nrules:\n'
+HEAD = (
+    'contacts:\n  desk: {name: Desk, phone: "052-555-0123"}\n'
+    'business_hours: {sun-thu: "09:00-18:00"}\nrules:\n'
+)
 
 
 def warnings(tmp_path: Path, rules: str) -> list[str]:
