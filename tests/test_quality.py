@@ -25,8 +25,8 @@ def test_quality_set_accuracy_and_wrong_cards_stay_above_the_floor() -> None:
     assert len(results) == 527
     right = sum(r.verdict == "right" for r in results) / len(results)
     wrong = sum(r.verdict == "wrong" for r in results) / len(results)
-    assert right >= 0.86, f"accuracy fell to {right:.1%}"
-    assert wrong <= 0.085, f"wrong cards rose to {wrong:.1%}"
+    assert right >= 0.875, f"accuracy fell to {right:.1%}"
+    assert wrong <= 0.075, f"wrong cards rose to {wrong:.1%}"
     by_category: dict[str, list[str]] = defaultdict(list)
     for r in results:
         by_category[r.case["category"]].append(r.verdict)
