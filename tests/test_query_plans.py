@@ -104,7 +104,7 @@ async def a_day_of_work(store: SqliteStore | PostgresStore) -> None:
     await reports.unanswered_count(store, since=T0)
     await reports.failures(store, since=T0)
     await reports.hourly_activity(store, now=now)
-    await reports.rule_hits(store, ["sales"], today=T0, week=T0 - 7 * 86400)
+    await reports.rule_hits(store, ["sales"], today=T0 + 30, week=T0 - 7 * 86400, now=now)
     await reports.recent_messages(store, limit=20)
     await store.prune(older_than=T0 - 86400)
 

@@ -88,6 +88,8 @@ class AdminPages:
         self._store = store
         self._rulebook = rulebook
         self._clock = clock
+        #: the week's hours already counted: a view counts only the new ones
+        self._week_counts = reports.WeekCounts()
 
     # -- signing in -------------------------------------------------------------------------
 
@@ -160,9 +162,14 @@ class AdminPages:
         store = _queryable(self._store)
         failures = await reports.failures(store, since=today)
         unanswered = await reports.unanswered_count(store, since=today)
-        hours = await reports.hourly_activity(store, now=now)
+        hours = await reports.hourly_activity(store, now=now, counts=self._week_counts)
         hits = await reports.rule_hits(
-            store, rules.rule_names if rules else (), today=today, week=week
+            store,
+            rules.rule_names if rules else (),
+            today=today,
+            week=week,
+            now=now,
+            counts=self._week_counts,
         )
         recent = await reports.recent_messages(store, limit=20)
         failed_total = sum(stats.sends.get(s, 0) for s in reports.FAILED_STATES)

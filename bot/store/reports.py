@@ -8,7 +8,7 @@ PostgreSQL's CAST rounds, so it gets FLOOR.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -112,29 +112,15 @@ async def failures(store: QueryableStore, *, since: float, limit: int = 10) -> l
 
 
 async def hourly_activity(
-    store: QueryableStore, *, now: float, hours: int = 7 * 24
+    store: QueryableStore, *, now: float, hours: int = 7 * 24, counts: WeekCounts | None = None
 ) -> list[HourCount]:
-    """Messages received and cards sent per hour, oldest first, the current hour last."""
-    dialect = dialect_of(store)
+    """Messages received and cards sent per hour, oldest first, the current hour last.
+    `counts` keeps the hours already counted between calls (see WeekCounts)."""
     last = int(now // HOUR_S)
     first = last - hours + 1
-    since = first * HOUR_S
-    received = hour_bucket("received_at", dialect)
-    sent = hour_bucket("finished_at", dialect)
-    inbox = await store.query(
-        f"SELECT {received} AS hour, COUNT(*) AS n FROM inbox WHERE received_at >= ? "
-        f"GROUP BY {received}",
-        since,
-    )
-    outbox = await store.query(
-        f"SELECT {sent} AS hour, COUNT(*) AS n FROM outbox "
-        f"WHERE state = 'sent' AND finished_at >= ? GROUP BY {sent}",
-        since,
-    )
-    messages = _by_hour(inbox)
-    replies = _by_hour(outbox)
+    by_hour = await (counts or WeekCounts()).hours(store, first=first, now=now)
     return [
-        HourCount(hour * HOUR_S, messages.get(hour, 0), replies.get(hour, 0))
+        HourCount(hour * HOUR_S, by_hour[hour].messages, by_hour[hour].replies)
         for hour in range(first, last + 1)
     ]
 
@@ -144,21 +130,142 @@ def _by_hour(rows: Sequence[Mapping[str, Any]]) -> dict[int, int]:
 
 
 async def rule_hits(
-    store: QueryableStore, rule_names: Sequence[str], *, today: float, week: float
+    store: QueryableStore,
+    rule_names: Sequence[str],
+    *,
+    today: float,
+    week: float,
+    now: float,
+    counts: WeekCounts | None = None,
 ) -> list[RuleHits]:
     """Replies decided per rule today and over the week, for every rule in force (and any
-    rule that answered this week but has since been removed)."""
+    rule that answered this week but has since been removed). Whole hours come from `counts`;
+    the part of an hour before `today` or `week` starts is counted exactly."""
+    by_hour = await (counts or WeekCounts()).hours(store, first=int(week // HOUR_S), now=now)
+    since_today = await _rules_since(store, by_hour, today)
+    since_week = await _rules_since(store, by_hour, week)
+    counted = set(since_week) | set(since_today)
+    names = list(rule_names) + sorted(counted - set(rule_names))
+    return [RuleHits(name, since_today.get(name, 0), since_week.get(name, 0)) for name in names]
+
+
+async def _rules_since(
+    store: QueryableStore, by_hour: Mapping[int, HourTotals], since: float
+) -> dict[str, int]:
+    """Replies per rule decided since `since`: the whole hours after it from `by_hour`, the
+    rest of its own hour with one small query."""
+    whole_from = -(-since // HOUR_S)  # the first hour that starts at or after `since`
+    totals: dict[str, int] = {}
+    for hour, counted in by_hour.items():
+        if hour >= whole_from:
+            for rule, n in counted.rules.items():
+                totals[rule] = totals.get(rule, 0) + n
+    if since < whole_from * HOUR_S:
+        for rule, n in (await _rule_counts(store, since, whole_from * HOUR_S)).items():
+            totals[rule] = totals.get(rule, 0) + n
+    return totals
+
+
+async def _rule_counts(store: QueryableStore, since: float, until: float) -> dict[str, int]:
     rows = await store.query(
-        "SELECT rule, "
-        "SUM(CASE WHEN decided_at >= ? THEN 1 ELSE 0 END) AS today, COUNT(*) AS week "
-        "FROM inbox WHERE decided_at >= ? AND outcome = 'reply' AND rule IS NOT NULL "
-        "GROUP BY rule",
-        today,
-        week,
+        "SELECT rule, COUNT(*) AS n FROM inbox WHERE decided_at >= ? AND decided_at < ? "
+        "AND outcome = 'reply' AND rule IS NOT NULL GROUP BY rule",
+        since,
+        until,
     )
-    counted = {str(r["rule"]): (int(r["today"] or 0), int(r["week"])) for r in rows}
-    names = list(rule_names) + sorted(set(counted) - set(rule_names))
-    return [RuleHits(name, *counted.get(name, (0, 0))) for name in names]
+    return {str(r["rule"]): int(r["n"]) for r in rows}
+
+
+@dataclass(slots=True)
+class HourTotals:
+    """One hour's messages received, cards sent, and replies decided per rule."""
+
+    messages: int = 0
+    replies: int = 0
+    rules: dict[str, int] = field(default_factory=dict)
+
+
+#: an hour is final this long after it ends (instances' clocks differ by a little)
+_SETTLE_S = 120.0
+#: hours counted per query the first time: a month of history holds the store (SQLite's one
+#: thread) for a few milliseconds at a time, not for the whole week at once
+_HOURS_PER_QUERY = 24
+
+
+class WeekCounts:
+    """Per-hour totals for the dashboard, kept between views. An hour that has passed never
+    changes (its messages arrived, its cards were sent and its replies decided in it; pruning
+    only reaches hours older than the chart), so a view counts only the hours it has not
+    counted yet: usually the current one, instead of a week of rows."""
+
+    def __init__(self) -> None:
+        self._final: dict[int, HourTotals] = {}
+
+    async def hours(
+        self, store: QueryableStore, *, first: int, now: float, last: int | None = None
+    ) -> dict[int, HourTotals]:
+        """Totals for hours `first`..`last` (default: the current hour)."""
+        last = int(now // HOUR_S) if last is None else last
+        settled = int((now - _SETTLE_S) // HOUR_S) - 1  # the last hour that can no longer change
+        for hour in [h for h in self._final if h < first]:
+            del self._final[hour]
+        result = {h: self._final[h] for h in range(first, last + 1) if h in self._final}
+        missing = [h for h in range(first, last + 1) if h not in result]
+        start = 0
+        while start < len(missing):
+            # A run of consecutive missing hours, counted a day at a time.
+            end = start
+            while (
+                end + 1 < len(missing)
+                and missing[end + 1] == missing[end] + 1
+                and end + 1 - start < _HOURS_PER_QUERY
+            ):
+                end += 1
+            counted = await _count_hours(store, missing[start], missing[end])
+            for hour in missing[start : end + 1]:
+                totals = counted.get(hour, HourTotals())
+                result[hour] = totals
+                if hour <= settled:
+                    self._final[hour] = totals
+            start = end + 1
+        return result
+
+
+async def _count_hours(store: QueryableStore, first: int, last: int) -> dict[int, HourTotals]:
+    """Each hour's totals from the rows, for hours `first`..`last` (index range scans)."""
+    dialect = dialect_of(store)
+    since, until = first * HOUR_S, (last + 1) * HOUR_S
+    received = hour_bucket("received_at", dialect)
+    sent = hour_bucket("finished_at", dialect)
+    decided = hour_bucket("decided_at", dialect)
+    totals: dict[int, HourTotals] = {}
+    for hour, n in _by_hour(
+        await store.query(
+            f"SELECT {received} AS hour, COUNT(*) AS n FROM inbox "
+            f"WHERE received_at >= ? AND received_at < ? GROUP BY {received}",
+            since,
+            until,
+        )
+    ).items():
+        totals.setdefault(hour, HourTotals()).messages = n
+    for hour, n in _by_hour(
+        await store.query(
+            f"SELECT {sent} AS hour, COUNT(*) AS n FROM outbox WHERE state = 'sent' "
+            f"AND finished_at >= ? AND finished_at < ? GROUP BY {sent}",
+            since,
+            until,
+        )
+    ).items():
+        totals.setdefault(hour, HourTotals()).replies = n
+    for row in await store.query(
+        f"SELECT {decided} AS hour, rule, COUNT(*) AS n FROM inbox "
+        "WHERE decided_at >= ? AND decided_at < ? AND outcome = 'reply' AND rule IS NOT NULL "
+        f"GROUP BY {decided}, rule",
+        since,
+        until,
+    ):
+        totals.setdefault(int(row["hour"]), HourTotals()).rules[str(row["rule"])] = int(row["n"])
+    return totals
 
 
 async def recent_messages(store: QueryableStore, *, limit: int = 20) -> list[RecentMessage]:
