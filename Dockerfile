@@ -25,7 +25,7 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 # Defaults that work out of the box; mount your own /etc/rulebot over them.
 COPY deploy/config.yaml /etc/rulebot/config.yaml
-COPY rules/example.yaml /etc/rulebot/rules/example.yaml
+COPY rules/example.yaml rules/rulebook.schema.json /etc/rulebot/rules/
 USER rulebot:rulebot
 WORKDIR /var/lib/rulebot
 VOLUME ["/var/lib/rulebot"]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import watchfiles
 
-from bot.core.reading import load_rules
+from bot.core.diagnostics import Diagnostic
+from bot.core.lint import lint
+from bot.core.reading import read_all
 from bot.core.ruleset import RuleSet
 from bot.errors import RuleError
 
@@ -32,6 +34,8 @@ class RuleBook:
         self.default_region = default_region
         self.debounce_s = debounce_s
         self.last_error: RuleError | None = None
+        #: every problem of the last read: errors, warnings and failing `examples:`
+        self.problems: tuple[Diagnostic, ...] = ()
         self.loaded_at: float = 0.0
         self.reloads: int = 0
         self._current: RuleSet | None = None
@@ -45,7 +49,7 @@ class RuleBook:
 
     def load(self) -> RuleSet:
         """Initial load: raises RuleError, so a server with broken rules refuses to start."""
-        ruleset = load_rules(self.path, default_region=self.default_region)
+        ruleset = self._read()
         self._current = ruleset
         self.loaded_at = time.time()
         self.last_error = None
@@ -60,10 +64,16 @@ class RuleBook:
     def reload_now(self) -> bool:
         """Try to reload now; True if new rules were swapped in (False: unchanged or invalid)."""
         try:
-            ruleset = load_rules(self.path, default_region=self.default_region)
+            ruleset = self._read()
         except RuleError as exc:
             self.last_error = exc
-            log.error("rules not reloaded, keeping the last good ones: %s", exc.location_text())
+            log.error(
+                "rules not reloaded, keeping the last good ones: %s",
+                "; ".join(
+                    p.to_error().location_text() for p in self.problems if p.severity == "error"
+                )
+                or exc.location_text(),
+            )
             return False
         except Exception as exc:  # an I/O surprise must not kill the watcher
             self.last_error = RuleError(f"cannot reload rules: {exc}", file=str(self.path))
@@ -78,6 +88,23 @@ class RuleBook:
         self.reloads += 1
         log.info("rules reloaded: %s", describe_change(old, ruleset))
         return True
+
+    def _read(self) -> RuleSet:
+        """Read and lint the rules, logging every problem; raise the first error, if any."""
+        reading = read_all(self.path, default_region=self.default_region)
+        if reading.ruleset is not None:
+            lint(
+                reading.ruleset, reading.diagnostics, mentioned_contacts=reading.mentioned_contacts
+            )
+        self.problems = tuple(reading.diagnostics.sorted())
+        for problem in self.problems:
+            # failing examples are errors for `check`, but the rules still load: a warning here
+            loaded = reading.ruleset is not None
+            (log.warning if loaded else log.error)("rules: %s", problem.text())
+        if reading.ruleset is None:
+            reading.diagnostics.raise_first_error()
+            raise RuleError(f"{self.path}: rules could not be read", file=str(self.path))
+        return reading.ruleset
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Watch the path until `stop` is set, reloading (in a thread) after each change."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from bot.config import Config
-from bot.core.reading import load_rules
-from bot.errors import RulebotError
+from bot.core.lint import CheckReport, check_rules
 from bot.store import StoreStats, open_store
 
 #: inbox outcomes and outbox states, as a person would say them
@@ -66,25 +65,44 @@ def format_stats(stats: StoreStats) -> str:
             when = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
             lines.append(f"  {when}  {PLAIN_WORDS.get(code, code)}: {text}")
     else:
-        lines.append("no errors")
+        lines.append("no delivery errors")
     return "\n".join(lines)
 
 
-def business_timezone(config: Config) -> tzinfo | None:
-    """The time zone "today" starts in, as on the dashboard: the rule files' `timezone:`, or the
-    machine's (None) when the rules cannot be read."""
-    try:
-        return load_rules(config.rules, default_region=config.default_region).timezone
-    except RulebotError:
-        return None
+#: at most this many rule problems are listed (`rulebot check` lists them all)
+RULE_PROBLEMS_SHOWN = 10
+
+
+def format_rules(report: CheckReport) -> str:
+    """The rule files' state: the check summary and the first problems, in plain words."""
+    lines = [f"rules: {report.summary()}"]
+    if report.errors:
+        lines.append(
+            "  the running bot keeps its last good rules until these are fixed "
+            "(a bot started now would refuse to start)"
+        )
+    for problem in report.diagnostics[:RULE_PROBLEMS_SHOWN]:
+        lines.append(f"  {problem.text()}")
+    if len(report.diagnostics) > RULE_PROBLEMS_SHOWN:
+        lines.append(
+            f"  ... and {len(report.diagnostics) - RULE_PROBLEMS_SHOWN} more: rulebot check"
+        )
+    return "\n".join(lines)
+
+
+def business_timezone(report: CheckReport) -> tzinfo | None:
+    """The time zone "today" starts in, as on the dashboard: the rules' zone, or the machine's
+    (None) when the rules cannot be read at all."""
+    return report.ruleset.timezone if report.ruleset is not None else None
 
 
 async def render_status(config: Config, *, now: float) -> str:
-    """Open the store named by the config and report on it."""
-    today = start_of_day(now, business_timezone(config))
+    """Open the store named by the config and report on it, after the rule files' state."""
+    rules = check_rules(config.rules, default_region=config.default_region)
+    today = start_of_day(now, business_timezone(rules))
     store = await open_store(config.store)
     try:
         stats = await store.stats(since=today, now=now)
     finally:
         await store.close()
-    return format_stats(stats)
+    return format_rules(rules) + "\n\n" + format_stats(stats)

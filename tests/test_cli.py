@@ -177,3 +177,19 @@ def test_gateway_url_must_be_https_except_on_loopback(tmp_path: Path, url: str, 
     else:
         with pytest.raises(ConfigError, match=r"gateway\.url: .*https://"):
             load_config(config)
+
+
+async def test_status_says_when_the_rule_file_is_broken(bot: Bot, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "timezone: Asia/Jerusalem\n"
+        "contacts: {a: {name: A, phone: '052-555-0123'}}\n"
+        "rules:\n  - {name: x, keywords: [x], reply: {contact: nob}}\n",
+        encoding="utf-8",
+    )
+    config = bot.service.config.model_copy(update={"rules": rules})
+    report = await render_status(config, now=time.time())
+    first = report.splitlines()[:3]
+    assert first[0] == f"rules: 1 error, 1 warning in {rules}"
+    assert "keeps its last good rules" in first[1]
+    assert f"{rules}:4:47: error: unknown contact 'nob' (known contacts: a)" in first[2]

@@ -132,7 +132,7 @@ async def test_watch_keeps_last_good_rules_on_an_invalid_edit(
     good = watched.current
     caplog.set_level(logging.ERROR, logger="bot.rulebook")
     rules_file.write_text(BROKEN, encoding="utf-8")
-    await until(lambda: "unknown contact 'sale'" in caplog.text)
+    await until(lambda: "rules not reloaded" in caplog.text)
     assert watched.current is good
     assert watched.last_error is not None
     assert "rules.yaml:5:50: unknown contact 'sale'" in caplog.text
@@ -190,3 +190,49 @@ async def test_reload_runs_off_the_event_loop(watched: RuleBook, rules_file: Pat
     rules_file.write_text(MORE, encoding="utf-8")
     await until(lambda: watched.reloads == 1)
     assert threads and threading.main_thread().name not in threads
+
+
+def test_a_reload_logs_every_error_not_only_the_first(
+    rules_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    book = RuleBook(rules_file)
+    book.load()
+    rules_file.write_text(
+        BROKEN + "  - {name: two, keywords: [y], reply: {contact: nobody}}\n", encoding="utf-8"
+    )
+    with caplog.at_level(logging.ERROR, logger="bot.rulebook"):
+        assert book.reload_now() is False
+    assert "rules.yaml:5:50: error: unknown contact 'sale'" in caplog.text
+    assert "rules.yaml:6:49: error: unknown contact 'nobody'" in caplog.text
+    assert [p.severity for p in book.problems] == ["error", "error"]
+
+
+def test_a_reload_logs_warnings_and_failing_examples(
+    rules_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    book = RuleBook(rules_file)
+    book.load()
+    rules_file.write_text(
+        GOOD
+        + "  - {name: price, keywords: [sales], reply: {contact: sales}}\n"
+        + "  - {name: quote, keywords: [quote], reply: {contact: sales}, examples: [hello]}\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="bot.rulebook"):
+        assert book.reload_now() is True  # warnings and examples do not stop the rules
+    assert "warning: rule 'price' can never answer" in caplog.text
+    assert "error: example 'hello' is not answered by rule 'quote'" in caplog.text
+    assert all(r.levelno == logging.WARNING for r in caplog.records if "rules: " in r.message)
+
+
+def test_an_empty_file_saved_over_live_rules_keeps_them(rules_file: Path) -> None:
+    """Only comments left: that would silently stop every answer, so it is an error."""
+    book = RuleBook(rules_file)
+    first = book.load()
+    rules_file.write_text("# rules\n# (to be written)\n", encoding="utf-8")
+    assert book.reload_now() is False
+    assert book.current is first
+    assert book.last_error is not None
+    assert book.last_error.message.startswith("the file is empty (only comments)")
+    with pytest.raises(RuleError, match="the file is empty"):
+        RuleBook(rules_file).load()  # and a bot started with it refuses to start

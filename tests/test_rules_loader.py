@@ -43,7 +43,7 @@ def test_loads_a_minimal_rule_file(tmp_path: Path) -> None:
     assert rules.rule_names == ("s",)
     assert rules.files == (path,)
     assert rules.burst_window_s == 0 and rules.burst_max_wait_s == 15
-    assert str(rules.timezone) == "UTC"
+    assert str(rules.timezone) == "Asia/Jerusalem"  # the default region's zone
     assert len(rules.version) == 12
 
 
@@ -117,13 +117,14 @@ def test_birthday_must_be_a_real_date(tmp_path: Path) -> None:
 def test_yaml_syntax_error_has_file_line_and_column(tmp_path: Path) -> None:
     error = error_of(tmp_path, "rules:\n  - name: [unclosed\n")
     assert error.file is not None and error.file.endswith("rules.yaml")
-    assert error.line == 3
-    assert error.message.startswith("YAML syntax:")
+    assert (error.line, error.column) == (2, 11)  # where the list starts, not where YAML gave up
+    assert error.message == "this [ is never closed with ]"
 
 
 def test_tab_indentation_gets_a_hint(tmp_path: Path) -> None:
     error = error_of(tmp_path, "rules:\n\t- name: x\n")
-    assert error.hint == "indent with spaces, not tabs"
+    assert error.message == "this line is indented with a tab"
+    assert error.hint == "indent with spaces only; a tab can look like spaces in an editor"
     assert error.line == 2
 
 

@@ -6,17 +6,13 @@ rule name, empty keyword list, broken pattern) is reported at the YAML node it c
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from collections.abc import Sequence
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import regex
 
-from bot.core.card import Card
-from bot.core.compile_contacts import card_for, compile_contacts
+from bot.core.compile_contacts import CompiledContacts, card_for, compile_contacts
 from bot.core.conditions import (
     AllOf,
     BusinessHours,
@@ -33,6 +29,7 @@ from bot.core.conditions import (
 from bot.core.cues import is_greeting
 from bot.core.diagnostics import Diagnostics, SourceMap
 from bot.core.diagnostics import Path as NodePath
+from bot.core.keyword_checks import check_keywords
 from bot.core.loader import ParsedFile
 from bot.core.matcher import RuleWords, key_of
 from bot.core.model import RuleModel, WhenModel
@@ -44,6 +41,7 @@ from bot.core.ruleset import (
     Origin,
     RuleSet,
 )
+from bot.core.timezones import zone_of_rules
 
 # a group that repeats something repeating: (a+)+, (\w*)*, (x+){2,} ...
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,)")
@@ -52,17 +50,22 @@ _REPEATED_ALTERNATION = re.compile(r"\(((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*)\)\s*
 
 def compile_rulebook(
     parsed: Sequence[ParsedFile], default_region: str, diagnostics: Diagnostics
-) -> RuleSet | None:
-    """Merge the files (in the order given) and compile them; None if any error was found."""
-    errors_before = len(diagnostics.errors)
+) -> RuleSet:
+    """Merge the files (in the order given) and compile everything that is valid.
+
+    The rule set holds every rule, contact and setting without an error, so `check` can look
+    at the whole of it; the caller serves it only if `diagnostics` has no error.
+    """
     settings = _merge_settings(parsed, diagnostics)
-    timezone = _timezone(settings, diagnostics)
+    timezone = zone_of_rules(settings.get("timezone"), default_region, diagnostics)
     hours = _business_hours(settings, diagnostics)
     contacts = compile_contacts(parsed, default_region, diagnostics)
     rules = _rules(parsed, contacts, hours, diagnostics)
     fallback = _fallback(settings, contacts, hours, diagnostics)
-    if len(diagnostics.errors) > errors_before:
-        return None
+    for item in parsed:  # rules left out for their shape still name a contact
+        for reply_path, name in item.dropped_replies:
+            card_for(name, contacts, item.source, reply_path, diagnostics)
+    _nothing_to_answer(parsed, rules, fallback, diagnostics)
     digest = hashlib.sha256(default_region.encode())
     for item in parsed:
         digest.update(item.source.file.encode() + b"\0" + item.text.encode() + b"\0")
@@ -71,8 +74,9 @@ def compile_rulebook(
     return RuleSet(
         rules=rules,
         fallback=fallback,
-        contacts={key: card for key, (card, _) in contacts.items()},
-        timezone=timezone or ZoneInfo("UTC"),
+        contacts={key: card for key, (card, _) in contacts.cards.items()},
+        timezone=timezone.zone,
+        timezone_source=timezone.source,
         files=[item.path for item in parsed],
         version=digest.hexdigest()[:12],
         burst_window_s=_number(window, 0.0),
@@ -117,27 +121,6 @@ def _merge_settings(parsed: Sequence[ParsedFile], diagnostics: Diagnostics) -> d
     return settings
 
 
-def _timezone(settings: dict[str, _Setting], diagnostics: Diagnostics) -> ZoneInfo | None:
-    if "timezone" not in settings:
-        return ZoneInfo("UTC")
-    name, source = settings["timezone"]
-    assert isinstance(name, str)
-    try:
-        if not name or name.startswith(("/", ".")) or ".." in name:
-            raise ValueError
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(name, _timezone_names(), n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'?" if close else "e.g. Asia/Jerusalem, Europe/London"
-        diagnostics.error(f"unknown timezone '{name}'", source, ("timezone",), hint=hint)
-        return None
-
-
-@lru_cache(maxsize=1)
-def _timezone_names() -> list[str]:
-    return sorted(available_timezones())
-
-
 def _business_hours(
     settings: dict[str, _Setting], diagnostics: Diagnostics
 ) -> BusinessHours | None:
@@ -159,22 +142,45 @@ def _business_hours(
             if text.strip().lower() == "closed":
                 continue
             try:
-                schedule.append((days, parse_time_range(text)))
+                span = parse_time_range(text)
             except ValueError as exc:
-                diagnostics.error(exc.args[0], source, where, hint=exc.args[1])
+                closed = text.strip().lower() in _CLOSED_WORDS
+                hint = "did you mean 'closed'?" if closed else exc.args[1]
+                diagnostics.error(exc.args[0], source, where, hint=hint)
+                continue
+            schedule.append((days, span))
+            if span.overnight:
+                diagnostics.warning(
+                    f"'{text}' passes midnight: open from {_clock(span.start)} until "
+                    f"{_clock(span.end)} the next morning",
+                    source,
+                    where,
+                    hint=f"if you open at {_clock(span.end)} and close at {_clock(span.start)}, "
+                    f"write '{_clock(span.end)}-{_clock(span.start)}'",
+                )
     return BusinessHours(tuple(schedule))
+
+
+#: what owners write for a closed day
+_CLOSED_WORDS = frozenset(
+    {"off", "no", "none", "false", "-", "x", "סגור", "סגורה", "مغلق", "shut", "close"}
+)
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 def _rules(
     parsed: Sequence[ParsedFile],
-    contacts: dict[str, tuple[Card, SourceMap]],
+    contacts: CompiledContacts,
     hours: BusinessHours | None,
     diagnostics: Diagnostics,
 ) -> list[CompiledRule]:
     compiled: list[CompiledRule] = []
     seen: dict[str, tuple[SourceMap, NodePath]] = {}
     for item in parsed:
-        for i, model in enumerate(item.model.rules):
+        for i, model in zip(item.rule_indexes, item.model.rules, strict=True):
             path: NodePath = ("rules", i)
             rule = _rule(model, len(compiled), item.source, path, contacts, hours, diagnostics)
             name = model.name.strip()
@@ -199,7 +205,7 @@ def _rule(
     index: int,
     source: SourceMap,
     path: NodePath,
-    contacts: dict[str, tuple[Card, SourceMap]],
+    contacts: CompiledContacts,
     hours: BusinessHours | None,
     diagnostics: Diagnostics,
 ) -> CompiledRule | None:
@@ -213,6 +219,14 @@ def _rule(
             source,
             (*path, "name"),
             hint="choose another name",
+        )
+    if model.keywords is None and (*path, "keywords") in source.keys:
+        diagnostics.error(
+            "'keywords:' has no words",
+            source,
+            (*path, "keywords"),
+            key=True,
+            hint="write the words after it, or remove 'keywords:' to answer every message",
         )
     if model.keywords is not None and not model.keywords:
         diagnostics.error(
@@ -231,6 +245,7 @@ def _rule(
                     (*path, field_name, j),
                     hint="emoji and punctuation are ignored",
                 )
+    check_keywords(model.keywords or (), model.exclude, source, path, diagnostics)
     pattern = _pattern(model.pattern, source, (*path, "pattern"), diagnostics)
     card = card_for(model.reply.contact, contacts, source, (*path, "reply", "contact"), diagnostics)
     condition = _when(model.when, hours, source, (*path, "when"), diagnostics)
@@ -352,7 +367,7 @@ def _when(
 
 def _fallback(
     settings: dict[str, _Setting],
-    contacts: dict[str, tuple[Card, SourceMap]],
+    contacts: CompiledContacts,
     hours: BusinessHours | None,
     diagnostics: Diagnostics,
 ) -> CompiledFallback | None:
@@ -368,3 +383,38 @@ def _fallback(
     if card is None:
         return None
     return CompiledFallback(card, condition, model.once_per, Origin(source, path))
+
+
+def _nothing_to_answer(
+    parsed: Sequence[ParsedFile],
+    rules: list[CompiledRule],
+    fallback: CompiledFallback | None,
+    diagnostics: Diagnostics,
+) -> None:
+    """An empty file is an error (saved over a live file, it would remove every rule); a rule
+    set without rules only a warning (a folder may hold contacts in a file of their own)."""
+    answering = [i for i in parsed if i.sections & {"rules", "fallback"} or not i.clean]
+    hint = "write a 'rules:' list (rulebot init writes a starter file)"
+    for item in parsed:
+        if not item.empty:
+            continue
+        if answering:
+            diagnostics.warning(
+                "the file is empty (only comments)",
+                item.source,
+                (),
+                hint="remove it, or write rules in it",
+            )
+        else:
+            diagnostics.error_at(
+                "the file is empty (only comments): the bot would answer no message",
+                item.source,
+                1,
+                1,
+                hint=hint,
+            )
+            return
+    if not answering and parsed:
+        diagnostics.warning(
+            "no rules: the bot will answer no message", parsed[0].source, (), hint=hint
+        )

@@ -109,6 +109,18 @@ class Diagnostics:
         """Record a warning."""
         self.add("warning", message, source, path, key=key, hint=hint)
 
+    def error_at(
+        self,
+        message: str,
+        source: SourceMap,
+        line: int | None,
+        column: int | None,
+        *,
+        hint: str | None = None,
+    ) -> None:
+        """Record an error at a known line and column (1-based) of `source`'s file."""
+        self.items.append(Diagnostic("error", message, source.file, line, column, hint))
+
     def extend(self, diagnostics: Diagnostics) -> None:
         """Take over another collector's problems."""
         self.items.extend(diagnostics.items)

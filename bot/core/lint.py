@@ -8,15 +8,17 @@ and every `examples:` / `not_examples:` line that does not behave as the file sa
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.diagnostics import Diagnostic, Diagnostics, SourceMap
 from bot.core.loader import display_name
-from bot.core.matcher import key_of
+from bot.core.matcher import MessageMatch, key_of
 from bot.core.overlap import warn_competing_forms
-from bot.core.reading import read_rules
+from bot.core.reading import read_all
 from bot.core.ruleset import CompiledRule, RuleSet
+from bot.core.timezones import EXPLICIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,69 +55,117 @@ class CheckReport:
             f"{_count(self.errors, 'error')}, {_count(self.warnings, 'warning')} in {self.target}"
         )
 
+    def timezone_line(self) -> str | None:
+        """Which zone times are read in, when the rules do not say it themselves."""
+        if self.ruleset is None or self.ruleset.timezone_source == EXPLICIT:
+            return None
+        return f"note: times are read in {self.ruleset.timezone}, {self.ruleset.timezone_source}"
+
     def lines(self) -> list[str]:
-        """What `rulebot check` prints: one line per problem, then the summary."""
-        return [d.text() for d in self.diagnostics] + [self.summary()]
+        """What `rulebot check` prints: one line per problem, the timezone, then the summary."""
+        zone = self.timezone_line()
+        return [d.text() for d in self.diagnostics] + ([zone] if zone else []) + [self.summary()]
 
 
 def check_rules(path: str | Path, *, default_region: str = "IL") -> CheckReport:
-    """Load the rules as the server would, then lint them; never raises RuleError."""
-    ruleset, diagnostics = read_rules(path, default_region=default_region)
-    if ruleset is not None:
-        lint(ruleset, diagnostics)
-    return CheckReport(display_name(Path(path)), tuple(diagnostics.sorted()), ruleset)
+    """Load the rules as the server would, then lint them; never raises RuleError.
+
+    Every problem of every kind comes in one run: the lint looks at every rule and contact
+    that compiled, even when others have errors.
+    """
+    reading = read_all(path, default_region=default_region)
+    diagnostics = reading.diagnostics
+    if reading.partial is not None:
+        lint(reading.partial, diagnostics, mentioned_contacts=reading.mentioned_contacts)
+    return CheckReport(display_name(Path(path)), tuple(diagnostics.sorted()), reading.partial)
 
 
-def lint(ruleset: RuleSet, diagnostics: Diagnostics) -> None:
+def lint(
+    ruleset: RuleSet,
+    diagnostics: Diagnostics,
+    *,
+    mentioned_contacts: frozenset[str] | None = frozenset(),
+) -> None:
     """Add the whole-rule-set problems of a compiled `ruleset` to `diagnostics`."""
     shadowed = _shadowed_rules(ruleset, diagnostics)
     _keywords_taken(ruleset, shadowed, diagnostics)
     warn_competing_forms(ruleset, shadowed, diagnostics)
-    _unused_contacts(ruleset, diagnostics)
+    _weak_rules_above(ruleset, diagnostics)
+    _unused_contacts(ruleset, diagnostics, mentioned_contacts)
     for rule in ruleset.rules:
         _examples(ruleset, rule, diagnostics)
 
 
-def _covers(earlier: CompiledRule, later: CompiledRule, ruleset: RuleSet) -> bool:
-    """True if every message `later` matches is also matched by `earlier`'s keywords."""
+def _can_cover(earlier: CompiledRule, later: CompiledRule) -> bool:
+    """True if `earlier` may take every message `later` matches (its words decide)."""
+    if not earlier.unconditional or earlier.index >= later.index:
+        return False
     if earlier.words.exclude or earlier.words.pattern is not None:
         return False
-    if earlier.words.catch_all:
-        return True
+    if earlier.words.catch_all:  # answers only when no rule with keywords does
+        return later.words.catch_all
     if later.words.catch_all or later.words.pattern is not None or later.words.fuzzy:
         return False
-    if later.words.prefixes and not earlier.words.prefixes:
-        return False
-    return all(_ranks_before(ruleset, word, earlier, later) for word in later.words.keywords)
+    return not (later.words.prefixes and not earlier.words.prefixes)
 
 
-def _ranks_before(ruleset: RuleSet, text: str, earlier: CompiledRule, later: CompiledRule) -> bool:
-    """True if `earlier` outranks `later` on `text` (as the engine ranks them)."""
-    ranked = ruleset.match(text).candidates(examples=False)
+def _ranks_before(scan: MessageMatch, earlier: CompiledRule, later: CompiledRule) -> bool:
+    """True if `earlier` outranks `later` on a scanned text (as the engine ranks them)."""
+    ranked = scan.candidates(examples=False)
     if earlier.index not in ranked:
         return False
     return later.index not in ranked or ranked.index(earlier.index) < ranked.index(later.index)
 
 
+def _covering_rule(
+    ruleset: RuleSet, later: CompiledRule, first_catch_all: CompiledRule | None
+) -> CompiledRule | None:
+    """The first rule above `later` that answers every message `later` matches, if any.
+
+    One scan per keyword of `later` (not one per pair of rules), so `check` stays linear in
+    the size of the rule set; the engine's own ranking decides among the rules found.
+    """
+    if later.words.catch_all:
+        if first_catch_all is not None and _can_cover(first_catch_all, later):
+            return first_catch_all
+        return None
+    if not later.words.keywords or later.words.pattern is not None or later.words.fuzzy:
+        return None
+    common: set[int] | None = None
+    scans = []
+    for word in later.words.keywords:
+        scan = ruleset.match(word)
+        scans.append(scan)
+        hits = {i for i in scan.hits if i < later.index}
+        common = hits if common is None else common & hits
+        if not common:
+            return None
+    for index in sorted(common or ()):
+        earlier = ruleset.rules[index]
+        if _can_cover(earlier, later) and all(_ranks_before(s, earlier, later) for s in scans):
+            return earlier
+    return None
+
+
 def _shadowed_rules(ruleset: RuleSet, diagnostics: Diagnostics) -> set[int]:
     shadowed: set[int] = set()
     unconditional = [r for r in ruleset.rules if r.unconditional]
+    first_catch_all = next(
+        (r for r in unconditional if r.words.catch_all and not r.words.exclude), None
+    )
     for rule in ruleset.rules:
-        for earlier in unconditional:
-            if earlier.index >= rule.index:
-                break
-            if _covers(earlier, rule, ruleset):
-                line = earlier.origin.position("name")[0]
-                what = "every message" if earlier.words.catch_all else "all its keywords"
-                diagnostics.warning(
-                    f"rule '{rule.name}' can never answer: rule '{earlier.name}' (line {line}) "
-                    f"comes first and always answers {what}",
-                    rule.origin.source,
-                    (*rule.origin.path, "name"),
-                    hint="move it above, or give the earlier rule a 'when:'",
-                )
-                shadowed.add(rule.index)
-                break
+        earlier = _covering_rule(ruleset, rule, first_catch_all)
+        if earlier is not None:
+            line = earlier.origin.position("name")[0]
+            what = "every message" if earlier.words.catch_all else "all its keywords"
+            diagnostics.warning(
+                f"rule '{rule.name}' can never answer: rule '{earlier.name}' (line {line}) "
+                f"comes first and always answers {what}",
+                rule.origin.source,
+                (*rule.origin.path, "name"),
+                hint="move it above, or give the earlier rule a 'when:'",
+            )
+            shadowed.add(rule.index)
     fallback = ruleset.fallback
     if fallback is not None:
         for earlier in unconditional:
@@ -155,8 +205,34 @@ def _keywords_taken(ruleset: RuleSet, shadowed: set[int], diagnostics: Diagnosti
                 owners.setdefault(key, rule)
 
 
-def _unused_contacts(ruleset: RuleSet, diagnostics: Diagnostics) -> None:
-    used = {rule.card.key for rule in ruleset.rules}
+def _weak_rules_above(ruleset: RuleSet, diagnostics: Diagnostics) -> None:
+    """Say how a rule without keywords (or of greetings) above keyword rules really works."""
+    topical = [r.index for r in ruleset.rules if not (r.words.catch_all or r.words.greeting)]
+    if not topical:
+        return
+    last_topical = topical[-1]
+    for rule in ruleset.rules:
+        if rule.index > last_topical or not (rule.words.catch_all or rule.words.greeting):
+            continue
+        what = "has no keywords" if rule.words.catch_all else "has only greetings as keywords"
+        below = ruleset.rules[last_topical]
+        diagnostics.warning(
+            f"rule '{rule.name}' {what}: it answers only when no rule with keywords does, "
+            f"although it stands above them (down to rule '{below.name}')",
+            rule.origin.source,
+            (*rule.origin.path, "name"),
+            hint="move it below the rules with keywords, so the file reads in the order it works",
+        )
+
+
+def _unused_contacts(
+    ruleset: RuleSet, diagnostics: Diagnostics, mentioned: frozenset[str] | None
+) -> None:
+    if mentioned is None:  # a part of the file is unreadable: it may use any contact
+        return
+    used = {rule.card.key for rule in ruleset.rules} | mentioned
+    for unknown in mentioned - set(ruleset.contacts):  # "did you mean" it: not unused
+        used.update(difflib.get_close_matches(unknown, list(ruleset.contacts), n=1, cutoff=0.5))
     if ruleset.fallback is not None:
         used.add(ruleset.fallback.card.key)
     for key in ruleset.contacts:

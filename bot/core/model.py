@@ -107,7 +107,9 @@ class RulebookModel(_Strict):
     """A whole rule file."""
 
     timezone: str | None = Field(
-        None, description="IANA timezone for hours and days, e.g. Asia/Jerusalem (default UTC)."
+        None,
+        description="IANA timezone for hours and days, e.g. Asia/Jerusalem "
+        "(default: the zone of the config's default_region, Asia/Jerusalem for IL).",
     )
     business_hours: dict[str, str | list[str]] | None = Field(
         None,

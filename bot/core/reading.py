@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.compile import compile_rulebook
 from bot.core.diagnostics import Diagnostics
-from bot.core.loader import parse_file, rule_files
+from bot.core.loader import ParsedFile, parse_file, rule_files
 from bot.core.ruleset import RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Everything one read of the rule files found."""
+
+    #: what the server may serve: None if there is any error
+    ruleset: RuleSet | None
+    #: every rule and contact without an error, for `check` to look at even when others have
+    #: errors (None when no file could be read at all)
+    partial: RuleSet | None
+    diagnostics: Diagnostics
+    #: every contact a rule or the fallback names, valid or not (None: a part of a file
+    #: could not be read, so any contact may be used there)
+    mentioned_contacts: frozenset[str] | None
+
+
+def read_all(path: str | Path, *, default_region: str = "IL") -> Reading:
+    """Load and compile as far as the files allow, collecting every problem."""
+    diagnostics = Diagnostics()
+    files = rule_files(path, diagnostics)
+    parsed: list[ParsedFile] = [
+        item for item in (parse_file(f, diagnostics) for f in files) if item is not None
+    ]
+    mentioned: frozenset[str] | None = frozenset().union(
+        *(item.mentioned_contacts for item in parsed)
+    )
+    if len(parsed) < len(files) or any(item.partly_unreadable for item in parsed):
+        mentioned = None
+    if not parsed:
+        return Reading(None, None, diagnostics, mentioned)
+    partial = compile_rulebook(parsed, default_region, diagnostics)
+    failed = bool(diagnostics.errors) or len(parsed) < len(files)
+    return Reading(None if failed else partial, partial, diagnostics, mentioned)
 
 
 def read_rules(
     path: str | Path, *, default_region: str = "IL"
 ) -> tuple[RuleSet | None, Diagnostics]:
     """Load and compile, collecting every problem; the rule set is None if there was an error."""
-    diagnostics = Diagnostics()
-    files = rule_files(path, diagnostics)
-    parsed = [item for item in (parse_file(f, diagnostics) for f in files) if item is not None]
-    if diagnostics.errors or not parsed:
-        return None, diagnostics
-    return compile_rulebook(parsed, default_region, diagnostics), diagnostics
+    reading = read_all(path, default_region=default_region)
+    return reading.ruleset, reading.diagnostics
 
 
 def load_rules(path: str | Path, *, default_region: str = "IL") -> RuleSet:

@@ -110,11 +110,14 @@ class RuleSet:
         version: str,
         burst_window_s: float = 0.0,
         burst_max_wait_s: float = DEFAULT_MAX_WAIT_S,
+        timezone_source: str = "the 'timezone:' line",
     ) -> None:
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
         self.fallback = fallback
         self.contacts: Mapping[str, Card] = MappingProxyType(dict(contacts))
         self.timezone = timezone
+        #: why this zone: "the 'timezone:' line" or "no 'timezone:' line: the zone of IL"
+        self.timezone_source = timezone_source
         self.files: tuple[Path, ...] = tuple(files)
         self.version = version
         self.burst_window_s = burst_window_s

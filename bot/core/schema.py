@@ -2,7 +2,9 @@
 
 Editors with the YAML language server read it (`# yaml-language-server: $schema=...` at the
 top of a rule file) to complete keys and flag typos while the owner types. Regenerate with
-`python -m bot.core.schema > rules/rulebook.schema.json`; a test keeps the two equal.
+`python -m bot.core.schema > rules/rulebook.schema.json` and copy it to
+bot/defaults/rulebook.schema.json (shipped in the package; `rulebot init` writes it beside a
+new rule file); a test keeps all three equal.
 """
 
 from __future__ import annotations

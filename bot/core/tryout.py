@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.core.engine import decide_burst
 from bot.core.ruleset import RuleSet
 from bot.core.text import normalize
+from bot.core.timezones import EXPLICIT
 from bot.core.values import ClientState, Decision, InboundMessage
 
 #: the seconds between messages when none is given: inside any sensible burst window
@@ -103,6 +104,8 @@ class TryResult:
         rules = self.ruleset
         files = ", ".join(str(p) for p in rules.files)
         lines = [f"rules: {files} (version {rules.version}, timezone {rules.timezone})"]
+        if rules.timezone_source != EXPLICIT:  # say it: `--at` and the hours are read in it
+            lines.append(f"note: times are read in {rules.timezone}, {rules.timezone_source}")
         for burst in self.bursts:
             lines.append("")
             local = burst.decided_at.astimezone(rules.timezone)
