@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -276,7 +277,8 @@ async def test_status_and_the_dashboard_start_today_at_the_same_midnight(
     monkeypatch.setenv("TZ", f"Etc/GMT{-machine_offset:+d}" if machine_offset else "UTC")
     time.tzset()
     rules = tmp_path / "rules.yaml"
-    rules.write_text(f"timezone: {rules_zone}\n" + demo_rules_path().read_text(), "utf-8")
+    demo = demo_rules_path().read_text("utf-8")  # its own timezone: line, replaced
+    rules.write_text(re.sub(r"(?m)^timezone: .*$", f"timezone: {rules_zone}", demo), "utf-8")
     bot = await bot_factory(admin_token=ADMIN_TOKEN, rules=rules)
     try:
         await bot.client_writes(CLIENT, "sales")
