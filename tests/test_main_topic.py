@@ -263,3 +263,66 @@ def test_a_keyword_that_only_describes_a_name_does_not_count(
 def test_try_says_the_keyword_was_part_of_a_name(name_rules: RuleSet) -> None:
     _, why = answer(name_rules, "I'd like the Party Platter for takeaway, ready by 6?")
     assert "only part of the name 'Party Platter'" in why
+
+
+LATIN_BOOK = """\
+contacts:
+  desk: {name: Desk, phone: "052-555-0123"}
+rules:
+  - name: delivery
+    keywords: [משלוח, توصيل]
+    reply: {contact: desk}
+  - name: repair
+    keywords: [عطل, תיקון]
+    reply: {contact: desk}
+  - name: reservations
+    keywords: [حجز, הזמנה]
+    reply: {contact: desk}
+  - name: prices
+    keywords: [מחיר, سعر]
+    reply: {contact: desk}
+fallback:
+  reply: {contact: desk}
+"""
+
+
+@pytest.fixture(scope="module")
+def latin_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    path = tmp_path_factory.mktemp("latin") / "book.yaml"
+    path.write_text(LATIN_BOOK, encoding="utf-8")
+    return load_rules(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("yesh lachem mishloach le kiryat bialik?", "delivery"),
+        ("efshar lamishloach le naharia?", "delivery"),
+        ("fi 3andkom tawseel la 7aifa?", "delivery"),
+        ("ya3tikom el 3afye, fi 3otl bel kahraba", "repair"),
+        ("bdi a7jez tawle la bukra", "reservations"),
+        ("ma ha mehir shel gel?", "prices"),
+    ],
+)
+def test_hebrew_and_arabic_in_latin_letters(latin_rules: RuleSet, text: str, rule: str) -> None:
+    name, why = answer(latin_rules, text)
+    assert name == rule, why
+    assert "in Latin letters" in why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is the mall still open?",  # "mall" ~ מל, but this is English
+        "the mishloach is late",  # English words around it: not read as Hebrew
+        "do you have time for a tour?",
+    ],
+)
+def test_english_is_never_read_as_hebrew_or_arabic(latin_rules: RuleSet, text: str) -> None:
+    name, why = answer(latin_rules, text)
+    assert name == "fallback", why
+
+
+def test_negation_in_arabizi_still_counts(latin_rules: RuleSet) -> None:
+    name, why = answer(latin_rules, "la2 mish tawseel, ana baji")
+    assert name == "fallback", why

@@ -26,6 +26,7 @@ WEIGHTS = {
     "typo": 0.7,
     "root": 0.6,
     "example": 0.5,
+    "latin": 0.7,
     "greeting": 0.3,
     "any": 0.0,
 }
@@ -44,7 +45,7 @@ class Evidence:
     rule: int
     keyword: str  #: as the owner wrote it
     found: str  #: the message's words that matched, normalised
-    how: str  #: exact | prefix | form | root | typo | example | greeting | pattern | any
+    how: str  #: exact | prefix | form | root | typo | latin | example | greeting | pattern | any
     start: int  #: first word (token index)
     end: int  #: one past the last word
     negated: bool = False
@@ -72,6 +73,7 @@ class Evidence:
             "form": f"'{found}', a form of '{keyword}'",
             "root": f"'{found}', same root as '{keyword}'",
             "typo": f"'{found}' read as '{keyword}' (typo)",
+            "latin": f"'{found}', '{keyword}' in Latin letters",
             "greeting": f"'{found}', a greeting like '{keyword}'",
             "example": f"its example '{keyword}' (no keyword, but written like it: {found})",
         }[self.how]

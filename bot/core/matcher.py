@@ -27,6 +27,7 @@ from bot.core.message_match import MessageMatch
 from bot.core.names import mark_names
 from bot.core.support import SupportIndex
 from bot.core.text import fold, tokenize, words_of
+from bot.core.translit import is_transliterated, latin_skeletons, script_skeletons
 from bot.core.typos import deletions, typo_distance, typo_edits, typo_probes
 
 #: a greeting keyword counts only within this many words of the message's start
@@ -76,6 +77,8 @@ class KeywordIndex:
         self._entries: dict[str, list[_Entry]] = {}
         #: a keyword word's one-letter deletions (and itself) -> the word, for typos
         self._near: dict[str, set[str]] = {}
+        #: a Hebrew/Arabic keyword's skeletons in Latin letters -> its entries (see `translit`)
+        self._latin: dict[str, list[_Entry]] = {}
         #: message word -> what `_lookup` / `_typo_lookup` found for it
         self._memo: dict[str, tuple[tuple[_Entry, int, bool], ...]] = {}
         self._typo_memo: dict[str, tuple[_Entry, ...]] = {}
@@ -108,6 +111,9 @@ class KeywordIndex:
             self._entries.setdefault(key, []).append(
                 _Entry(entry.rule, entry.exclude, entry.keyword, entry.words, level)
             )
+        if len(entry.words) == 1 and not entry.exclude and words.forms:
+            for skeleton in script_skeletons(first):
+                self._latin.setdefault(skeleton, []).append(entry)
         for word in entry.words:
             if typo_distance(word, fuzzy=True) and not entry.exclude:
                 for variant in deletions(word):
@@ -147,6 +153,8 @@ class KeywordIndex:
             for position in unmatched:
                 if position >= greeting_end:
                     self._typos(found, tokens, position)
+        if self._latin and unmatched and is_transliterated(tokens):
+            self._transliterated(found, tokens, unmatched, greeting_end)
         self._greetings(found, tokens)
         mark_negations(found.folded, found.tokens, found.evidence)
         mark_names(text, found.tokens, found.evidence)
@@ -166,6 +174,18 @@ class KeywordIndex:
                     evidence[i] = new
                 return
         evidence.append(new)
+
+    def _transliterated(
+        self, found: MessageMatch, tokens: list[str], unmatched: list[int], greeting_end: int
+    ) -> None:
+        """Words in Latin letters read as a Hebrew or Arabic keyword ("mishloach", "3otl")."""
+        reached = {e.start for evidence in found.evidence.values() for e in evidence}
+        for position in unmatched:
+            if position < greeting_end or position in reached:
+                continue
+            for skeleton in latin_skeletons(tokens[position]):
+                for entry in self._latin.get(skeleton, ()):
+                    self._record(found, entry, "latin", position, position + 1)
 
     def _lookup(self, token: str) -> tuple[tuple[_Entry, int, bool], ...]:
         """(entry, grade, prefixed) for every keyword word `token` may be: as written, behind a
