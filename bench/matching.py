@@ -4,7 +4,7 @@
 
 Generated rule sets of 10, 100, 1,000 and 10,000 keywords (10 per rule, Hebrew and English)
 are loaded the way the server loads them. For each, a typical ~80-character message is
-matched (one scan of the Aho-Corasick index, then candidate rules in file order) and decided
+matched (one lookup per word in the keyword index, then the candidates ranked) and decided
 (`engine.decide`, conditions and once_per included). The baseline is what one would write
 first: for each rule in file order, one compiled word-boundary alternation of its keywords
 searched over the normalised message. Prints figures and ratios; asserts nothing.

@@ -115,10 +115,13 @@ GREETINGS = _phrases(
 )  # fmt: skip
 #: the longest greeting, in words
 GREETING_WORDS = max(len(g) for g in GREETINGS)
+_GREETING_STARTS = frozenset(g[0] for g in GREETINGS)
 
 
 def greeting_at(tokens: list[str], start: int) -> int:
     """The number of words of the longest greeting starting at `tokens[start]` (0: none)."""
+    if start >= len(tokens) or tokens[start] not in _GREETING_STARTS:
+        return 0
     for size in range(min(GREETING_WORDS, len(tokens) - start), 0, -1):
         if tuple(tokens[start : start + size]) in GREETINGS:
             return size

@@ -92,7 +92,7 @@ def mark_negations(folded: str, tokens: list[str], found: dict[int, list[Evidenc
 
     `folded` is the message's text as `text.fold` gives it, `tokens` its words.
     """
-    if not any(t in cues.NEGATORS or t in cues.ABSENCE for t in tokens):
+    if cues.NEGATORS.isdisjoint(tokens) and cues.ABSENCE.isdisjoint(tokens):
         return
     clauses = clause_ids(folded, len(tokens))
     for evidence in found.values():

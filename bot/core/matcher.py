@@ -34,6 +34,11 @@ from bot.core.typos import deletions, typo_distance, typo_edits, typo_probes
 GREETING_REACH = 3
 #: words whose lookups an index remembers (a few MB at most), then it starts again
 _MEMO_WORDS = 50_000
+#: what one message word may be: (entry, grade, prefixed) as written, behind a prefix, another
+#: form or the same root; else the entries it may be a typo of, and those it spells in Latin
+_Word = tuple[tuple[tuple["_Entry", int, bool], ...], tuple["_Entry", ...], tuple["_Entry", ...]]
+#: a word that is no keyword's in any way (most words of most messages)
+_NOTHING: _Word = ((), (), ())
 _TYPO = 0  # level of a typo: below ROOT, so a typo never outranks a real form
 
 
@@ -79,9 +84,8 @@ class KeywordIndex:
         self._near: dict[str, set[str]] = {}
         #: a Hebrew/Arabic keyword's skeletons in Latin letters -> its entries (see `translit`)
         self._latin: dict[str, list[_Entry]] = {}
-        #: message word -> what `_lookup` / `_typo_lookup` found for it
-        self._memo: dict[str, tuple[tuple[_Entry, int, bool], ...]] = {}
-        self._typo_memo: dict[str, tuple[_Entry, ...]] = {}
+        #: message word -> what it may be (see `_word`)
+        self._memo: dict[str, _Word] = {}
         count = 0
         for i, words in enumerate(self.rules):
             for is_exclude, listed in ((False, words.keywords), (True, words.exclude)):
@@ -129,32 +133,35 @@ class KeywordIndex:
         found = MessageMatch(text, folded, tokens, self)
         if not tokens or not self._entries:
             return found
-        rules = self.rules
+        memo = self._memo
         greeting_end = cues.greeting_at(tokens, 0)
-        unmatched: list[int] = []
+        latin: list[tuple[int, tuple[_Entry, ...]]] = []
         for position, token in enumerate(tokens):
-            hits = self._lookup(token)
+            word = memo.get(token) or self._word(token)
+            if word is _NOTHING:
+                continue
+            hits, typos, spelled = word
             if not hits:
-                unmatched.append(position)
+                # a word no keyword reached: a typo of one, or one in Latin letters
+                if position >= greeting_end:
+                    for entry in typos:
+                        self._phrase(found, entry, "typo", _TYPO, position)
+                    if spelled:
+                        latin.append((position, spelled))
                 continue
             for entry, grade, prefixed in hits:
                 if grade < EXACT and position < greeting_end:
                     continue
-                end = position + len(entry.words)
-                if len(entry.words) > 1:
-                    rest = _rest_grade(
-                        entry.words[1:], tokens[position + 1 : end], rules[entry.rule]
-                    )
-                    if rest is None:
-                        continue
-                    grade = min(grade, rest)
-                self._record(found, entry, _how(grade, prefixed), position, end)
-        if self._near:
-            for position in unmatched:
-                if position >= greeting_end:
-                    self._typos(found, tokens, position)
-        if self._latin and unmatched and is_transliterated(tokens):
-            self._transliterated(found, tokens, unmatched, greeting_end)
+                if len(entry.words) == 1:
+                    self._record(found, entry, _how(grade, prefixed), position, position + 1)
+                else:
+                    self._phrase(found, entry, _how(grade, prefixed), grade, position)
+        if latin and is_transliterated(tokens):
+            reached = {e.start for evidence in found.evidence.values() for e in evidence}
+            for position, entries in latin:
+                if position not in reached:
+                    for entry in entries:
+                        self._record(found, entry, "latin", position, position + 1)
         self._greetings(found, tokens)
         mark_negations(found.folded, found.tokens, found.evidence)
         mark_names(text, found.tokens, found.evidence)
@@ -175,74 +182,66 @@ class KeywordIndex:
                 return
         evidence.append(new)
 
-    def _transliterated(
-        self, found: MessageMatch, tokens: list[str], unmatched: list[int], greeting_end: int
-    ) -> None:
-        """Words in Latin letters read as a Hebrew or Arabic keyword ("mishloach", "3otl")."""
-        reached = {e.start for evidence in found.evidence.values() for e in evidence}
-        for position in unmatched:
-            if position < greeting_end or position in reached:
-                continue
-            for skeleton in latin_skeletons(tokens[position]):
-                for entry in self._latin.get(skeleton, ()):
-                    self._record(found, entry, "latin", position, position + 1)
+    def _phrase(self, found: MessageMatch, entry: _Entry, how: str, grade: int, start: int) -> None:
+        """Record `entry` found at `start` if the words after it spell the rest of its phrase."""
+        end = start + len(entry.words)
+        if len(entry.words) > 1:
+            rest = _rest_grade(
+                entry.words[1:], found.tokens[start + 1 : end], self.rules[entry.rule]
+            )
+            if rest is None:
+                return
+            if how != "typo":
+                how = _how(min(grade, rest), how == "prefix")
+        self._record(found, entry, how, start, end)
+
+    def _word(self, token: str) -> _Word:
+        """What a message word may be (memoised per word: a shop's clients use a small
+        vocabulary again and again, and what a word matches depends on the word alone; its
+        neighbours are checked by the caller)."""
+        hits = self._lookup(token)
+        typos = self._typo_lookup(token) if not hits and self._near else ()
+        spelled: tuple[_Entry, ...] = ()
+        if not hits and self._latin:
+            spelled = tuple(
+                entry
+                for skeleton in latin_skeletons(token)
+                for entry in self._latin.get(skeleton, ())
+            )
+        word = (hits, typos, spelled) if hits or typos or spelled else _NOTHING
+        if len(self._memo) >= _MEMO_WORDS:
+            self._memo.clear()
+        self._memo[token] = word
+        return word
 
     def _lookup(self, token: str) -> tuple[tuple[_Entry, int, bool], ...]:
         """(entry, grade, prefixed) for every keyword word `token` may be: as written, behind a
-        prefix, another form or the same root, each within what its rule allows.
-
-        Memoised per word: a shop's clients use a small vocabulary again and again, and what a
-        word matches depends on the word alone (its neighbours are checked by the caller).
-        """
-        memo = self._memo
-        hits = memo.get(token)
-        if hits is not None:
-            return hits
+        prefix, another form or the same root, each within what its rule allows."""
         if token in cues.HOMOGRAPHS:
-            hits = ()
-        else:
-            found = []
-            rules = self.rules
-            entries = self._entries
-            variants = token_variants(token)
-            # a function word, even behind a prefix ("ואם"), is only ever itself
-            exact_only = _is_function_word(token)
-            for variant, prefixed in variants:
-                for key, level in word_keys(variant):
-                    for entry in entries.get(key, ()):
-                        words = rules[entry.rule]
-                        if prefixed and not words.prefixes:
-                            continue
-                        grade = min(level, entry.level)
-                        if grade < EXACT and (exact_only or not words.forms):
-                            continue
-                        if grade == ROOT and _merely_contains(variant, entry.words[0]):
-                            continue
-                        found.append((entry, grade, prefixed))
-            hits = tuple(found)
-        if len(memo) >= _MEMO_WORDS:
-            memo.clear()
-        memo[token] = hits
+            return ()
+        found: list[tuple[_Entry, int, bool]] = []
+        rules = self.rules
+        entries = self._entries
+        variants = token_variants(token)
+        # a function word, even behind a prefix ("ואם"), is only ever itself
+        exact_only = _is_function_word(token)
+        for variant, prefixed in variants:
+            for key, level in word_keys(variant):
+                for entry in entries.get(key, ()):
+                    words = rules[entry.rule]
+                    if prefixed and not words.prefixes:
+                        continue
+                    grade = min(level, entry.level)
+                    if grade < EXACT and (exact_only or not words.forms):
+                        continue
+                    if grade == ROOT and _merely_contains(variant, entry.words[0]):
+                        continue
+                    found.append((entry, grade, prefixed))
+        hits = tuple(found)
         return hits
 
-    def _typos(self, found: MessageMatch, tokens: list[str], position: int) -> None:
-        """A word no keyword reached, read as a keyword one or two letters away."""
-        for entry in self._typo_lookup(tokens[position]):
-            end = position + len(entry.words)
-            if len(entry.words) > 1:
-                rest = _rest_grade(
-                    entry.words[1:], tokens[position + 1 : end], self.rules[entry.rule]
-                )
-                if rest is None:
-                    continue
-            self._record(found, entry, "typo", position, end)
-
     def _typo_lookup(self, token: str) -> tuple[_Entry, ...]:
-        """Every keyword entry whose word `token` may be a misspelling of (memoised)."""
-        memo = self._typo_memo
-        hits = memo.get(token)
-        if hits is not None:
-            return hits
+        """Every keyword entry whose word `token` may be a misspelling of."""
         found: list[_Entry] = []
         if len(token) >= 3 and not _is_function_word(token):
             near = self._near
@@ -252,11 +251,7 @@ class KeywordIndex:
                     words.update(near.get(probe, ()))
                 for word in words:
                     found.extend(self._typo_entries(variant, word, prefixed))
-        hits = tuple(found)
-        if len(memo) >= _MEMO_WORDS:
-            memo.clear()
-        memo[token] = hits
-        return hits
+        return tuple(found)
 
     def _typo_entries(self, typed: str, word: str, prefixed: bool) -> list[_Entry]:
         distance = typo_edits(typed, word)

@@ -67,6 +67,13 @@ class MessageMatch:
                 self._check_always(rule)
         if examples and index.examples:
             self._check_examples()
+        if len(self.evidence) == 1:  # the common case: one rule, nothing to rank
+            ((rule, _),) = self.evidence.items()
+            if rule in self.vetoes:
+                return []
+            if self.strength(rule) > 0 or index.rules[rule].catch_all:
+                return [rule]
+            return []
         scored = []
         #: how a rule was found (which words, how) -> the strongest rule found that way
         through: dict[frozenset[tuple[int, float]], float] = {}

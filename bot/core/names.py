@@ -20,6 +20,10 @@ from bot.core.evidence import Evidence
 _QUOTED = re.compile(
     r"""(?:^|(?<=[\s(]))(["'“‘«„])([^"“”‘’«»\n]{3,80}?)(["'”’»“])(?=[\s.,!?;:)،؟]|$)"""
 )
+# a quote opening a word, or two Capitalised words in a row: else there is no name to find
+_QUOTES = "\"'“‘«„"
+_OPENING_QUOTE = re.compile(r"(?:^|[\s(])[\"'“‘«„]\w")
+_TWO_CAPITALS = re.compile(r"[A-Z][a-z]+\s+[A-Z][a-z]")
 _INNER_QUOTE = re.compile(r"(?<=\w)['’`׳״\"](?=\w)")
 _WORD = re.compile(r"[^\W_]+")
 _CAPITALISED = re.compile(r"[A-Z][a-z]+(?:[A-Z][a-z]*)*")
@@ -29,7 +33,9 @@ _SENTENCE_END = re.compile(r"[.!?]\s*$")
 def name_spans(text: str, count: int) -> list[tuple[int, int, str]]:
     """(first word, one past the last word, the name as written) of every name in `text`,
     whose words `text.tokenize` counts `count`; none when the two counts disagree."""
-    if not any(c in text for c in "\"'“‘«„") and not any("A" <= c <= "Z" for c in text):
+    if not _TWO_CAPITALS.search(text) and not (
+        any(quote in text for quote in _QUOTES) and _OPENING_QUOTE.search(text)
+    ):
         return []
     raw = _INNER_QUOTE.sub("", text)
     words = list(_WORD.finditer(raw))

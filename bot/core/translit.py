@@ -133,15 +133,16 @@ _MIN_CLASSES = 2
 
 def is_transliterated(tokens: list[str]) -> bool:
     """True if the message visibly writes Hebrew or Arabic in Latin letters."""
-    markers = english = 0
-    for token in tokens:
-        if not token.isascii():
-            continue
-        if token in MARKERS or _DIGIT_FOR_LETTER.search(token):
-            markers += 1
-        elif token in cues.FUNCTION_WORDS:
-            english += 1
-    return markers > english
+    if MARKERS.isdisjoint(tokens) and all(map(str.isalpha, tokens)):
+        return False
+    words = set(tokens)
+    markers = len(MARKERS.intersection(words))
+    markers += sum(
+        1
+        for word in words
+        if not word.isalpha() and word.isascii() and _DIGIT_FOR_LETTER.search(word)
+    )
+    return markers > len(cues.FUNCTION_WORDS.intersection(words) - MARKERS)
 
 
 @lru_cache(maxsize=16384)
