@@ -73,8 +73,10 @@ class LoadBalancer:
         self.per_instance: Counter[int] = Counter()
 
     async def deliver(self, payload: dict[str, Any]) -> None:
-        """Post until an instance acknowledges it, as the provider retries a failed webhook."""
-        while True:
+        """Post until an instance acknowledges it, as the provider retries a failed webhook;
+        fails the test when none does within DEADLINE_S (a dead bot must not hang CI)."""
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
             instance = self._instances[self._next % len(self._instances)]
             self._next += 1
             if await post(self._http, instance.webhook, payload):
@@ -82,6 +84,7 @@ class LoadBalancer:
                 self.per_instance[instance.port] += 1
                 return
             await asyncio.sleep(0.01)
+        raise AssertionError(f"no instance acknowledged webhook {payload.get('unique')}")
 
 
 async def post(http: aiohttp.ClientSession, url: str, payload: dict[str, Any]) -> bool:
@@ -150,13 +153,15 @@ async def test_three_instances_answer_every_message_once_through_a_kill(
                     await balancer.deliver(queue.get_nowait())
 
             posters = [asyncio.create_task(poster()) for _ in range(POSTERS)]
+            ramp_deadline = time.monotonic() + DEADLINE_S
             while balancer.acknowledged < KILL_AT * len(spread):
+                assert time.monotonic() < ramp_deadline, "webhooks stopped being acknowledged"
                 await asyncio.sleep(0.01)
             victim.kill()
             kills += 1
             await asyncio.sleep(RESTART_AFTER_S)
             victim.start()
-            await asyncio.gather(*posters)
+            await asyncio.wait_for(asyncio.gather(*posters), timeout=DEADLINE_S)
             posted_at = time.monotonic()
 
             deadline = time.monotonic() + DEADLINE_S

@@ -95,6 +95,10 @@ class SandboxGateway:
         #: every acceptance is answered this much later (the send is in already)
         self.accept_delay_s = accept_delay_s
         self.state = SandboxState()
+        #: Send Contact requests being answered right now
+        self.open_sends = 0
+        #: called with each accepted send's record once its answer is written (tests)
+        self.after_answer: Callable[[dict[str, Any]], None] | None = None
         self.webhooks = WebhookDelivery(
             url=lambda: self.webhook_url, clock=self.now, retries=webhook_retries
         )
@@ -133,7 +137,14 @@ class SandboxGateway:
 
     # -- Send Contact ---------------------------------------------------------------------
 
-    async def _send_contact(self, request: web.Request) -> web.Response:
+    async def _send_contact(self, request: web.Request) -> web.StreamResponse:
+        self.open_sends += 1
+        try:
+            return await self._answer_send(request)
+        finally:
+            self.open_sends -= 1
+
+    async def _answer_send(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
             body = orjson.loads(raw)
@@ -206,7 +217,14 @@ class SandboxGateway:
             answer["request"] = {k: v for k, v in body.items() if k != "apiKey"}
         if self.status_webhooks and self.webhook_url:
             self._spawn(self._post_statuses(unique))
-        return accepted_response(answer, odd)
+        response = accepted_response(answer, odd)
+        if self.after_answer is not None:
+            # The answer is on its way to the caller; what the test does now (a kill) lands
+            # after the gateway accepted and before the caller could record it.
+            await response.prepare(request)
+            await response.write_eof()
+            self.after_answer(record)
+        return response
 
     def _start_conversation(self, client: _Client, now: float) -> None:
         """Something left our account for `client`: a billed 24 h conversation starts unless
