@@ -97,7 +97,8 @@ class DeliverySettings(_Section):
     #: rows older than this are pruned (never rows still in flight)
     #: (at least 2: the gateway retries a webhook for up to 24 h and we dedupe on stored ids)
     retention_days: float = Field(default=30.0, ge=2)
-    #: how often the worker looks for work when not woken by a webhook
+    #: how often the worker looks for work when not woken by a webhook; an idle worker looks
+    #: less and less often, down to once every ten intervals (bot/polling.py)
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     #: a claim on work (a client's messages, a send) lapses after this; another worker takes over
     lease_s: float = Field(default=60.0, gt=0)

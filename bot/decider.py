@@ -25,6 +25,7 @@ from bot.errors import StoreError
 from bot.inbox_rows import client_state, inbound_message
 from bot.logs import mask_number
 from bot.metrics import DECISIONS, MATCHES
+from bot.polling import IdleWait
 from bot.rulebook import RuleBook
 from bot.store import (
     ClientBatch,
@@ -93,8 +94,10 @@ class Decider:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Decide as messages become ready, until `stop` is set."""
-        poll = self._config.delivery.poll_interval_s
+        idle = IdleWait(self._config.delivery.poll_interval_s)
         while not stop.is_set():
+            # Cleared before looking, so a message stored while we look wakes the next wait.
+            self._wake.clear()
             try:
                 decided, next_due = await self.decide_pending()
             except StoreError as exc:
@@ -104,13 +107,16 @@ class Decider:
                 log.exception("deciding failed; trying again")
                 decided, next_due = 0, None
             if decided:
+                idle.reset()
                 if decided < CLAIM_LIMIT:
                     await asyncio.sleep(_GATHER_S)
                 continue
-            wait = poll if next_due is None else max(0.0, min(poll, next_due - self._clock()))
-            self._wake.clear()
+            wait = idle.next()
+            if next_due is not None:
+                wait = max(0.0, min(wait, next_due - self._clock()))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                idle.reset()  # woken: a message was stored
 
     async def _decide_batches(self, batches: list[ClientBatch], rules: RuleSet, now: float) -> None:
         # Stores that read the records while claiming hand them over; others are asked now.

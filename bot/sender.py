@@ -23,6 +23,7 @@ from bot.errors import GatewayError, StoreError
 from bot.gateway import GatewayClient, WindowExpired
 from bot.logs import mask_number
 from bot.metrics import SEND_LATENCY, SENDS
+from bot.polling import IdleWait
 from bot.store import OutboxItem, Store
 
 log = logging.getLogger("rulebot.sender")
@@ -117,7 +118,7 @@ class Sender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send as sends fall due, until `stop` is set (sends in flight are not waited for)."""
-        poll = self._config.delivery.poll_interval_s
+        idle = IdleWait(self._config.delivery.poll_interval_s)
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -129,11 +130,15 @@ class Sender:
                 log.exception("sending failed; trying again")
                 started = 0
             if started:
+                idle.reset()
                 continue
             due = self._next_due
-            wait = poll if due is None else max(0.01, min(poll, due - self._clock()))
+            wait = idle.next()
+            if due is not None:
+                wait = max(0.01, min(wait, due - self._clock()))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                idle.reset()  # woken: sends were queued or one finished
 
     def _send_done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
