@@ -326,3 +326,46 @@ def test_english_is_never_read_as_hebrew_or_arabic(latin_rules: RuleSet, text: s
 def test_negation_in_arabizi_still_counts(latin_rules: RuleSet) -> None:
     name, why = answer(latin_rules, "la2 mish tawseel, ana baji")
     assert name == "fallback", why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no delivery this time, just the party menu",
+        "אין משלוח הפעם, רק אירוע",
+        "ما في توصيل، بس حفلة",
+    ],
+)
+def test_no_x_just_y_is_not_about_x(rules: RuleSet, text: str) -> None:
+    name, why = answer(rules, text)
+    assert name == "events", why
+
+
+def test_no_x_alone_is_still_about_x(rules: RuleSet) -> None:
+    name, why = answer(rules, "no delivery arrived yet?")
+    assert name == "delivery", why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks for the quick delivery!",
+        "תודה על המשלוח המהיר 🙏",
+        "شكرا عالتوصيل السريع",
+    ],
+)
+def test_thanks_for_what_was_done_gets_no_card(rules: RuleSet, text: str) -> None:
+    name, why = answer(rules, text)
+    assert name is None, why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks! is delivery free on Fridays?",  # a question
+        "תודה, צריך משלוח גם מחר",  # a request
+    ],
+)
+def test_thanks_with_a_question_or_a_request_is_answered(rules: RuleSet, text: str) -> None:
+    name, why = answer(rules, text)
+    assert name == "delivery", why

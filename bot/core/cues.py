@@ -68,6 +68,9 @@ SOCIAL = _words(
     "شكرا يسلمو يسلموا تسلم ممتاز رائع حلو زاكي",
     "спасибо",
 )
+#: words of thanks: a message of thanks or praise that asks nothing wants no card, even when
+#: it names what it thanks for ("thanks for the quick delivery!")
+THANKS = _words("thanks thank thx ty", "תודה תודות", "شكرا يسلمو يسلموا تسلم", "спасибо")
 #: words of advertising and spam: such a message is never answered
 SPAM = _words(
     "click subscribe unsubscribe winner win free loans loan crypto bitcoin casino",

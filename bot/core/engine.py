@@ -53,8 +53,8 @@ def decide_burst(
     for position, message in enumerate(with_text, start=1):
         assert message.text is not None
         scan = rules.match(message.text)
-        if scan.spam:
-            continue  # an advertisement is never answered
+        if scan.spam or scan.thanks:
+            continue  # an advertisement, or thanks for what was done, is never answered
         asks = asks or not scan.social
         where = f" in message {position}" if numbered else ""
         ranked = scan.candidates()

@@ -105,12 +105,16 @@ def mark_negations(folded: str, tokens: list[str], found: dict[int, list[Evidenc
                 first -= 1
             while last < len(tokens) and clauses[last] == clauses[item.start]:
                 last += 1
-            if not _is_negated(tokens[first:last], item.start - first, item.end - first):
+            # "no X, just Y": what follows says X was the thing not wanted
+            rather = last < len(tokens) and is_cue(tokens[last], cues.NEGATION_STOPS)
+            if not _is_negated(
+                tokens[first:last], item.start - first, item.end - first, rather=rather
+            ):
                 continue
             evidence[i] = dataclasses.replace(item, negated=True)
 
 
-def _is_negated(tokens: list[str], start: int, end: int) -> bool:
+def _is_negated(tokens: list[str], start: int, end: int, *, rather: bool = False) -> bool:
     absent = False
     for back in range(start - 1, max(-1, start - 1 - NEGATION_REACH), -1):
         token = tokens[back]
@@ -123,8 +127,8 @@ def _is_negated(tokens: list[str], start: int, end: int) -> bool:
         elif is_cue(token, cues.NOT_NEEDED) and back > 0 and tokens[back - 1] in cues.ABSENCE:
             return True  # "no need for X", "אין צורך ב-X"
     after = tokens[end : end + 2]
-    if absent:  # "no X needed"
-        return any(is_cue(t, cues.NOT_NEEDED) for t in after)
+    if absent:  # "no X needed", "no X, just Y"
+        return rather or any(is_cue(t, cues.NOT_NEEDED) for t in after)
     return len(after) == 2 and after[0] in cues.NEGATORS and is_cue(after[1], cues.NOT_NEEDED)
 
 

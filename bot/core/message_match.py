@@ -195,6 +195,11 @@ class MessageMatch:
         return any(t in cues.SOCIAL for t in rest) and not any(t in cues.REQUEST for t in rest)
 
     @property
+    def thanks(self) -> bool:
+        """Thanks or praise that asks nothing and thanks someone: no card, whatever it names."""
+        return self.social and not cues.THANKS.isdisjoint(self.tokens)
+
+    @property
     def spam(self) -> bool:
         """An advertisement: links to click, prizes, loans. Never answered."""
         return sum(t in cues.SPAM for t in self.tokens) >= 1 and (
