@@ -145,6 +145,14 @@ class Decider:
                 continue
             for outcome in item.outcomes:
                 DECISIONS.labels(outcome.outcome).inc()
+                # what matched and how, as `rulebot try` says it
+                log.info(
+                    "decided: %s%s: %s",
+                    outcome.outcome,
+                    f" by rule '{outcome.rule}'" if outcome.rule else "",
+                    outcome.explanation,
+                    extra={"message_id": outcome.message_id},
+                )
             for draft in item.drafts:
                 MATCHES.labels(draft.rule).inc()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from bot.config import Config
 from bot.core.values import InboundMessage
@@ -48,3 +51,51 @@ async def test_a_message_stamped_in_the_future_counts_from_its_arrival(tmp_path:
         assert (await store.client_record(CLIENT, T0 + 600)).last_message_at == T0 + 1
     finally:
         await store.close()
+
+
+async def test_the_log_says_what_matched_and_how(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        'contacts: {courier: {name: Courier, phone: "052-555-0123"}}\n'
+        "rules:\n  - {name: delivery, keywords: [shipping], reply: {contact: courier}}\n",
+        encoding="utf-8",
+    )
+    config = Config.model_validate(
+        serve_config(
+            account=ACCOUNT,
+            gateway_url="http://127.0.0.1:9/unused",
+            store=tmp_path / "rulebot.db",
+            rules=rules,
+            api_key=API_KEY,
+            webhook_token=TOKEN,
+        )
+    )
+    rulebook = RuleBook(config.rules, default_region=config.default_region)
+    rulebook.load()
+    store = await open_store(config.store)
+    try:
+        message = InboundMessage(
+            id="m1",
+            client=CLIENT,
+            address=CLIENT,
+            text="was it shipped?",
+            type="text",
+            timestamp=T0,
+        )
+        await store.add_inbound(inbox_row(message), T0)
+        decider = Decider(
+            store=store, rulebook=rulebook, config=config, worker_id="w1", clock=lambda: T0 + 1
+        )
+        with caplog.at_level(logging.INFO, logger="rulebot.decider"):
+            await decider.decide_pending()
+    finally:
+        await store.close()
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("decided")]
+    assert line.getMessage() == (
+        "decided: reply by rule 'delivery': "
+        "Rule 'delivery' matched 'shipped', a form of 'shipping'."
+    )
+    assert line.__dict__["message_id"] == "m1"
+    assert CLIENT not in line.getMessage()
