@@ -296,3 +296,28 @@ async def test_status_and_the_dashboard_start_today_at_the_same_midnight(
     # Yesterday's message, in the business's time zone, for both.
     assert "today: 0 messages in" in report
     assert '<div class="n" id="messages-in">0</div>' in html
+
+
+async def test_dashboard_lists_every_error_of_a_broken_edit_and_the_warnings_of_good_rules(
+    bot_factory: BotFactory, browser: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    demo = demo_rules_path().read_text("utf-8")
+    rules.write_text(
+        demo + "  - {name: dup, keywords: [sales], reply: {contact: sales}}\n", "utf-8"
+    )
+    bot = await bot_factory(admin_token=ADMIN_TOKEN, rules=rules)
+    await signed_in(bot, browser)
+    _, html = await page(browser, f"{bot.service.url}/admin")
+    assert 'id="rules-warnings"' in html
+    assert "warning: rule &#39;dup&#39; can never answer" in html
+    rules.write_text(
+        demo
+        + "  - {name: one, keywords: [x], reply: {contact: nobody}}\n"
+        + "  - {name: two, keywords: [y], reply: {contact: noone}}\n",
+        "utf-8",
+    )
+    assert bot.service.rulebook.reload_now() is False
+    _, html = await page(browser, f"{bot.service.url}/admin")
+    assert "Fix these lines and save again" in html
+    assert "unknown contact &#39;nobody&#39;" in html and "unknown contact &#39;noone&#39;" in html

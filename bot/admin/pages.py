@@ -249,8 +249,20 @@ class AdminPages:
             "loaded_at": (
                 datetime.fromtimestamp(loaded, rules.timezone) if rules and loaded else None
             ),
-            "error": error.location_text() if error is not None else None,
+            "error": self._errors_text(error),
+            #: the warnings of the rules in force (and their failing examples), in file order
+            "warnings": [p.text() for p in self._rulebook.problems if error is None],
         }
+
+    def _errors_text(self, error: RuleError | None) -> str | None:
+        """Every error of the last edit, one per line (the first alone if none are listed)."""
+        if error is None:
+            return None
+        errors = [p.to_error().location_text() for p in self._rulebook.problems]
+        errors = [
+            e for e, p in zip(errors, self._rulebook.problems, strict=True) if p.severity == "error"
+        ]
+        return "\n".join(errors) if errors else error.location_text()
 
 
 def _playground_view(result: Any) -> list[dict[str, Any]]:
