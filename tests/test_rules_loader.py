@@ -329,3 +329,26 @@ def test_any_yaml_structure_loads_or_raises_only_rule_error(
     path.write_text(yaml.safe_dump(value, allow_unicode=True), encoding="utf-8")
     with contextlib.suppress(RuleError):
         load_rules(path)
+
+
+def test_reading_pauses_the_garbage_collector_only_while_it_reads(tmp_path: Path) -> None:
+    import gc
+    import threading
+
+    from bot.core.reading import paused_garbage_collection
+
+    path = write(
+        tmp_path, CONTACTS + "rules:\n  - {name: s, keywords: [a], reply: {contact: sales}}\n"
+    )
+    assert gc.isenabled()
+    with paused_garbage_collection():
+        assert not gc.isenabled()
+        load_rules(path)  # a nested pause
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    threads = [threading.Thread(target=load_rules, args=(path,)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert gc.isenabled()

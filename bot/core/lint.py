@@ -16,7 +16,7 @@ from bot.core.diagnostics import Diagnostic, Diagnostics, SourceMap
 from bot.core.loader import display_name
 from bot.core.matcher import MessageMatch, key_of
 from bot.core.overlap import warn_competing_forms
-from bot.core.reading import read_all
+from bot.core.reading import paused_garbage_collection, read_all
 from bot.core.ruleset import CompiledRule, RuleSet
 from bot.core.timezones import EXPLICIT
 
@@ -87,6 +87,13 @@ def lint(
     mentioned_contacts: frozenset[str] | None = frozenset(),
 ) -> None:
     """Add the whole-rule-set problems of a compiled `ruleset` to `diagnostics`."""
+    with paused_garbage_collection():
+        _lint(ruleset, diagnostics, mentioned_contacts)
+
+
+def _lint(
+    ruleset: RuleSet, diagnostics: Diagnostics, mentioned_contacts: frozenset[str] | None
+) -> None:
     shadowed = _shadowed_rules(ruleset, diagnostics)
     _keywords_taken(ruleset, shadowed, diagnostics)
     warn_competing_forms(ruleset, shadowed, diagnostics)
