@@ -1,4 +1,4 @@
-"""Run every benchmark in turn and print their figures (quality, matching, webhook, end to end)."""
+"""Run every benchmark in turn and print their figures (quality, matching, check, webhook, e2e)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     failed = 0
-    for name in ("quality.py", "matching.py", "webhook.py", "end_to_end.py"):
+    for name in ("quality.py", "matching.py", "check.py", "webhook.py", "end_to_end.py"):
         print(f"\n=== bench/{name}\n", flush=True)
         failed |= subprocess.call([sys.executable, str(HERE / name)]) != 0
     return 1 if failed else 0
