@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import regex
 
 from bot.core.compile_contacts import CompiledContacts, card_for, compile_contacts
+from bot.core.compile_hours import compile_business_hours
 from bot.core.conditions import (
     AllOf,
     BusinessHours,
@@ -61,7 +62,7 @@ def compile_rulebook(
     """
     settings = _merge_settings(parsed, diagnostics)
     timezone = zone_of_rules(settings.get("timezone"), default_region, diagnostics)
-    hours = _business_hours(settings, diagnostics)
+    hours = compile_business_hours(settings.get("business_hours"), diagnostics)
     contacts = compile_contacts(parsed, default_region, diagnostics)
     rules = _rules(parsed, contacts, hours, diagnostics)
     fallback = _fallback(settings, contacts, hours, diagnostics)
@@ -122,56 +123,6 @@ def _merge_settings(parsed: Sequence[ParsedFile], diagnostics: Diagnostics) -> d
                 continue
             settings[name] = (value, item.source)
     return settings
-
-
-def _business_hours(
-    settings: dict[str, _Setting], diagnostics: Diagnostics
-) -> BusinessHours | None:
-    if "business_hours" not in settings:
-        return None
-    table, source = settings["business_hours"]
-    assert isinstance(table, dict)
-    schedule = []
-    for day_text, ranges in table.items():
-        path: NodePath = ("business_hours", day_text)
-        try:
-            days = parse_days(day_text)
-        except ValueError as exc:
-            diagnostics.error(exc.args[0], source, path, key=True, hint=exc.args[1])
-            continue
-        items = [ranges] if isinstance(ranges, str) else list(ranges)
-        for i, text in enumerate(items):
-            where = path if isinstance(ranges, str) else (*path, i)
-            if text.strip().lower() == "closed":
-                continue
-            try:
-                span = parse_time_range(text)
-            except ValueError as exc:
-                closed = text.strip().lower() in _CLOSED_WORDS
-                hint = "did you mean 'closed'?" if closed else exc.args[1]
-                diagnostics.error(exc.args[0], source, where, hint=hint)
-                continue
-            schedule.append((days, span))
-            if span.overnight:
-                diagnostics.warning(
-                    f"'{text}' passes midnight: open from {_clock(span.start)} until "
-                    f"{_clock(span.end)} the next morning",
-                    source,
-                    where,
-                    hint=f"if you open at {_clock(span.end)} and close at {_clock(span.start)}, "
-                    f"write '{_clock(span.end)}-{_clock(span.start)}'",
-                )
-    return BusinessHours(tuple(schedule))
-
-
-#: what owners write for a closed day
-_CLOSED_WORDS = frozenset(
-    {"off", "no", "none", "false", "-", "x", "סגור", "סגורה", "مغلق", "shut", "close"}
-)
-
-
-def _clock(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 def _rules(
