@@ -105,7 +105,7 @@ class _Builder:
     def __init__(self, source: SourceMap, diagnostics: Diagnostics) -> None:
         self.source = source
         self.diagnostics = diagnostics
-        #: open collections: [container, path, the key waiting for its value (maps)]
+        #: open collections: [container, path, the key waiting for its value, is a mapping]
         self.stack: list[list[Any]] = []
         self.skipping = 0  # depth inside a collection that is set aside (a refused key or tag)
 
@@ -129,8 +129,8 @@ class _Builder:
                 if self.skipping:
                     self.skipping -= 1
                 else:
-                    container, path, _ = self.stack.pop()
-                    result = self._place(container, path, result)
+                    container = self.stack.pop()[0]
+                    result = self._place(container, result)
             elif kind is AliasEvent:
                 raise _Refused(
                     "aliases (*name) are not allowed in rule files",
@@ -151,31 +151,32 @@ class _Builder:
         mark = event.start_mark
         position = (mark.line + 1, mark.column + 1)
         parent = self.stack[-1] if self.stack else None
-        is_map = parent is not None and isinstance(parent[0], dict)
-        if parent is not None and is_map and parent[2] is None:
-            return self._key(event, parent, position, result)
-        if parent is not None and is_map and parent[2] is _DROP:
-            parent[2] = None  # the value of a refused or duplicate key
-            if not isinstance(event, ScalarEvent):
-                self.skipping = 1
-            return result
         if parent is None:
             path: NodePath = ()
-        elif is_map:
+        elif parent[3]:  # in a mapping
+            if parent[2] is None:
+                return self._key(event, parent, position, result)
+            if parent[2] is _DROP:
+                parent[2] = None  # the value of a refused or duplicate key
+                if type(event) is not ScalarEvent:
+                    self.skipping = 1
+                return result
             path = (*parent[1], parent[2])
         else:
             path = (*parent[1], len(parent[0]))
         self.source.values[path] = position
-        problem = self._refusal(event, path)
-        if problem is not None:
-            self.diagnostics.error(problem[0], self.source, path, hint=problem[1])
-            if not isinstance(event, ScalarEvent):
-                self.skipping = 1
-            return self._place(UNREADABLE, path, result)
-        if isinstance(event, ScalarEvent):
-            return self._place(_scalar(event, path, self.source, self.diagnostics), path, result)
-        container: Any = {} if isinstance(event, MappingStartEvent) else []
-        self.stack.append([container, path, None])
+        if event.tag is not None or len(path) >= MAX_DEPTH:
+            problem = self._refusal(event, path)
+            if problem is not None:
+                self.diagnostics.error(problem[0], self.source, path, hint=problem[1])
+                if type(event) is not ScalarEvent:
+                    self.skipping = 1
+                return self._place(UNREADABLE, result)
+        kind = type(event)
+        if kind is ScalarEvent:
+            return self._place(_scalar(event, path, self.source, self.diagnostics), result)
+        mapping = kind is MappingStartEvent
+        self.stack.append([{} if mapping else [], path, None, mapping])
         return result
 
     def _key(self, event: Any, parent: list[Any], position: tuple[int, int], result: Any) -> Any:
@@ -210,12 +211,12 @@ class _Builder:
             raise _Refused(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark)
         return None
 
-    def _place(self, value: Any, path: NodePath, result: Any) -> Any:
+    def _place(self, value: Any, result: Any) -> Any:
         """Put a finished value into its parent; the outermost one is the result."""
         if not self.stack:
             return value
         parent = self.stack[-1]
-        if isinstance(parent[0], dict):
+        if parent[3]:
             parent[0][parent[2]] = value
             parent[2] = None
         else:
