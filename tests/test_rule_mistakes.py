@@ -147,3 +147,23 @@ def test_the_schema_accepts_every_shipped_rule_file(shipped: str) -> None:
     readable, data = _shape_errors(path.read_text(encoding="utf-8"))
     assert readable
     jsonschema.Draft202012Validator(rulebook_schema()).validate(data)
+
+
+def test_the_readme_shows_what_one_run_of_check_really_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README "Checking your rules": the file (numbered) and the output of one run."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Checking your rules", 1)[1].split("\n### ", 1)[0]
+    blocks = section.split("```")[1::2]
+    numbered, output = blocks[0].strip("\n").split("\n"), blocks[1].strip("\n").split("\n")
+    (tmp_path / "rules").mkdir()
+    text = "\n".join(line[4:] for line in numbered) + "\n"
+    (tmp_path / "rules" / "shop.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert output[0] == "$ rulebot check rules/shop.yaml"
+    run_check(argparse.Namespace(path="rules/shop.yaml", strict=False, config=None), out=out)
+    assert out.getvalue().splitlines() == output[1:]
+    kinds = {line.split(": ")[1] for line in output[1:-1]}
+    assert kinds == {"error", "warning"}
