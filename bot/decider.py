@@ -6,15 +6,23 @@ decided, queues the sends, keeping our own limits on top of the engine's answer:
 person is answering gets nothing (hand-off), and nobody gets more than so many automatic
 replies an hour (loop protection). Nothing lives only in memory: a crash at any point resumes
 from the store.
+
+Deciding never holds up acknowledging: the engine runs in a thread of its own, not on the event
+loop that answers webhooks, on a bounded prefix of each message, and a round is capped by time.
+A client that floods is throttled, never the others: within a round each client gets a small
+share of time (its first message always), and its other messages wait, in order, for the next
+round, counted as deferred.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from bot.config import Config
@@ -24,7 +32,7 @@ from bot.core.values import ClientState, Decision, InboundMessage, Reply
 from bot.errors import StoreError
 from bot.inbox_rows import client_state, inbound_message
 from bot.logs import mask_number
-from bot.metrics import DECISIONS, MATCHES
+from bot.metrics import DECISIONS, DEFERRED, MATCHES
 from bot.polling import IdleWait
 from bot.rulebook import RuleBook
 from bot.store import (
@@ -45,9 +53,18 @@ CLAIM_LIMIT = 512
 #: after a round, wait this long for more messages before the next one: under a flood of
 #: webhooks, fewer and larger rounds leave the CPU to acknowledging (decisions lag by this)
 _GATHER_S = 0.02
-#: clients decided between two returns to the event loop: deciding is CPU work on the loop's
-#: thread, and a whole round at once would hold webhook answers back for milliseconds
-_DECIDE_SLICE = 32
+#: the text a rule looks at: WhatsApp caps a text at 4,096 characters, so a longer body (stored
+#: whole, up to the webhook's body limit) is matched on this prefix and costs no more to decide
+MATCH_CHARS = 4096
+#: a round takes no new client after this much time; the clients left wait for the next round
+ROUND_S = 0.25
+#: a client's share of a round, at least: after its first message, more of its messages are
+#: decided only while it has used less than its share (the round's time split between the
+#: clients in it, never under this); the rest wait, in order, for the next round
+CLIENT_SHARE_S = 0.02
+#: most messages of one client answered together as one burst in a round (a person's burst is a
+#: few messages; a flood is answered a burst at a time)
+BURST_CAP = 16
 
 
 class Decider:
@@ -70,6 +87,13 @@ class Decider:
         self._worker_id = worker_id
         self._on_decided = on_decided  #: sends were (possibly) queued: wake whoever sends them
         self._wake = asyncio.Event()
+        # One thread: the engine is CPU work, and on the loop's thread it would delay every
+        # webhook answer by as long as a round takes.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rulebot-decide")
+
+    def close(self) -> None:
+        """Let the deciding thread end (it finishes the round it is in)."""
+        self._thread.shutdown(wait=False)
 
     def notify_inbox(self) -> None:
         """A message was stored: decide now rather than at the next poll."""
@@ -123,13 +147,11 @@ class Decider:
         missing = [batch.client for batch in batches if batch.record is None]
         fetched = await asyncio.gather(*(self._store.client_record(c, now) for c in missing))
         asked = dict(zip(missing, fetched, strict=True))
-        decided: list[DecidedBatch] = []
-        for start in range(0, len(batches), _DECIDE_SLICE):
-            if start:
-                await asyncio.sleep(0)  # let waiting webhooks be answered between slices
-            for batch in batches[start : start + _DECIDE_SLICE]:
-                record = batch.record if batch.record is not None else asked[batch.client]
-                decided.append(self._decide(batch, record, rules, now))
+        records = [b.record if b.record is not None else asked[b.client] for b in batches]
+        loop = asyncio.get_running_loop()
+        decided = await loop.run_in_executor(
+            self._thread, self._decide_round, batches, records, rules, now
+        )
         try:
             recorded = await self._store.finish_batches(decided, now)
         except StoreError as exc:
@@ -143,6 +165,9 @@ class Decider:
                 client = mask_number(item.batch.client)
                 log.warning("the claim on %s lapsed; another worker has it", client)
                 continue
+            waiting = len(item.batch.messages) - len(item.outcomes)
+            if waiting:
+                DEFERRED.inc(waiting)
             for outcome in item.outcomes:
                 DECISIONS.labels(outcome.outcome).inc()
                 # what matched and how, as `rulebot try` says it
@@ -156,24 +181,53 @@ class Decider:
             for draft in item.drafts:
                 MATCHES.labels(draft.rule).inc()
 
+    def _decide_round(
+        self,
+        batches: Sequence[ClientBatch],
+        records: Sequence[ClientRecord],
+        rules: RuleSet,
+        now: float,
+    ) -> list[DecidedBatch]:
+        """One round, in the deciding thread, until ROUND_S is used; the clients after that
+        are handed back undecided (their claims released) for the next round. Short messages
+        go first: a long one costs the most to match, and ordinary messages are short, so a
+        flood of long messages from many clients does not hold ordinary clients back."""
+        started = time.perf_counter()
+        share = max(CLIENT_SHARE_S, ROUND_S / max(1, len(batches)))
+        decided = [DecidedBatch(batch, (), (), 0.0) for batch in batches]
+        for i in sorted(range(len(batches)), key=lambda i: _next_size(batches[i])):
+            if time.perf_counter() - started > ROUND_S:
+                break
+            decided[i] = self._decide(batches[i], records[i], rules, now, share)
+        return decided
+
     def _decide(
-        self, batch: ClientBatch, record: ClientRecord, rules: RuleSet, now: float
+        self, batch: ClientBatch, record: ClientRecord, rules: RuleSet, now: float, share: float
     ) -> DecidedBatch:
         """The engine's decisions for one client's messages, with our own limits applied."""
-        messages = [inbound_message(pending) for pending in batch.messages]
-        last_message_at = _last_message_at(messages, batch.messages)
+        messages = [_bounded(inbound_message(pending)) for pending in batch.messages]
         state = client_state(record)
         moment = datetime.fromtimestamp(now, UTC)
         try:
             if rules.burst_window_s > 0:
-                decisions = [(messages, decide_burst(messages, rules, state, moment))]
+                burst = messages[:BURST_CAP]
+                decisions = [(burst, decide_burst(burst, rules, state, moment))]
             else:
-                decisions = list(_one_by_one(messages, rules, state, moment))
+                decisions = list(_one_by_one(messages, rules, state, moment, share))
         except Exception as exc:  # a bug or a bad rule must not wedge the client's inbox
             log.exception("deciding client %s failed", mask_number(batch.client))
             error = f"could not decide: {type(exc).__name__}"
             failed = [MessageOutcome(m.id, "error", None, error) for m in messages]
-            return DecidedBatch(batch, failed, (), last_message_at)
+            return DecidedBatch(batch, failed, (), _last_message_at(messages, batch.messages))
+        taken = sum(len(group) for group, _ in decisions)
+        if taken < len(messages):
+            log.info(
+                "client %s sent more than a round decides: %d of %d messages wait, in order",
+                mask_number(batch.client),
+                len(messages) - taken,
+                len(messages),
+            )
+        last_message_at = _last_message_at(messages[:taken], batch.messages[:taken])
         outcomes: list[MessageOutcome] = []
         drafts: list[OutboxDraft] = []
         budget = self._config.delivery.max_replies_per_hour - record.replies_last_hour
@@ -234,15 +288,31 @@ def _last_message_at(messages: Sequence[InboundMessage], rows: Sequence[PendingM
     return max(min(m.timestamp, row.received_at) for m, row in zip(messages, rows, strict=True))
 
 
+def _next_size(batch: ClientBatch) -> int:
+    """The size of the client's next message as stored: what deciding it may cost."""
+    return len(batch.messages[0].payload) if batch.messages else 0
+
+
+def _bounded(message: InboundMessage) -> InboundMessage:
+    """The message as rules see it: its text cut to MATCH_CHARS (the store keeps it whole)."""
+    if message.text is None or len(message.text) <= MATCH_CHARS:
+        return message
+    return dataclasses.replace(message, text=message.text[:MATCH_CHARS])
+
+
 def _one_by_one(
-    messages: Sequence[InboundMessage], rules: RuleSet, state: ClientState, moment: datetime
-) -> list[tuple[list[InboundMessage], Decision]]:
-    """No burst window: each message decided alone, in order, seeing the replies before it."""
-    decided = []
+    messages: Sequence[InboundMessage],
+    rules: RuleSet,
+    state: ClientState,
+    moment: datetime,
+    share_s: float,
+) -> Iterator[tuple[list[InboundMessage], Decision]]:
+    """No burst window: each message decided alone, in order, seeing the replies before it;
+    after the first, only while the client's share of the round (`share_s`) lasts."""
+    started = time.perf_counter()
     for position, message in enumerate(messages, start=1):
         decision = decide(message, rules, state, moment)
-        decided.append(([message], decision))
-        if position == len(messages):
-            break
+        yield [message], decision
+        if position == len(messages) or time.perf_counter() - started > share_s:
+            return
         state = state.after(decision, moment, datetime.fromtimestamp(message.timestamp, UTC))
-    return decided

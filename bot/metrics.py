@@ -18,6 +18,11 @@ DECISIONS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+DEFERRED = Counter(
+    "rulebot_decisions_deferred_total",
+    "Client messages left for a later round: their client sent more than a round decides.",
+    registry=REGISTRY,
+)
 MATCHES = Counter(
     "rulebot_rule_matches_total", "Replies decided, by rule.", ["rule"], registry=REGISTRY
 )

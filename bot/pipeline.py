@@ -75,6 +75,7 @@ class Pipeline:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.decider.close()
             await self.sender.finish_in_flight()
 
     async def drain(self, *, timeout_s: float = 30.0) -> None:

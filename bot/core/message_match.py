@@ -211,7 +211,9 @@ class MessageMatch:
         words = self._index.rules[rule]
         if words.pattern is not None:
             try:
-                found = words.pattern.search(self.text, timeout=PATTERN_TIMEOUT_S)
+                # concurrent: the GIL is released while a pattern runs (deciding has a thread of
+                # its own, and the event loop answering webhooks must not wait for it)
+                found = words.pattern.search(self.text, timeout=PATTERN_TIMEOUT_S, concurrent=True)
             except TimeoutError:
                 log.warning(
                     "rule #%d: pattern /%s/ took over %.2f s on a %d-character message; "
