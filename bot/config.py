@@ -77,6 +77,22 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     #: optional allow-list of gateway source addresses (exact IPs); empty = any
     allowed_sources: tuple[str, ...] = ()
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are
+    #: believed: the dashboard's sign-in then counts guesses per real client address, and
+    #: marks its cookies Secure when the proxy says the browser used https
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"'{entry}' is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return value
 
     def token(self) -> str | None:
         """The webhook token, from `webhook_token` or the file `webhook_token_file`."""

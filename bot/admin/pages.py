@@ -29,6 +29,9 @@ from bot.store import Store, reports
 #: a playground run is capped: it is a page, not a batch tool
 _PLAYGROUND_MAX_MESSAGES = 10
 _PLAYGROUND_MAX_CHARS = 2000
+_FORM_REFUSED = (
+    "This form is out of date or was sent from another site: nothing was done. Sign in again here."
+)
 _SECURITY_HEADERS = {
     # No scripts at all; styles are inline in the page; forms post back to us only.
     "Content-Security-Policy": (
@@ -84,7 +87,11 @@ class AdminPages:
         clock: Callable[[], float] = time.time,
     ) -> None:
         assert config.admin_token is not None
-        self._sign_in = SignIn(config.admin_token.get_secret_value(), clock=clock)
+        self._sign_in = SignIn(
+            config.admin_token.get_secret_value(),
+            trusted_proxies=config.server.trusted_proxies,
+            clock=clock,
+        )
         self._store = store
         self._rulebook = rulebook
         self._clock = clock
@@ -98,7 +105,7 @@ class AdminPages:
         refused = self._sign_in.check_token(request, given)
         if refused is None:
             return None
-        return self._login_page(refused.message, status=refused.status)
+        return self._login_page(request, refused.message, status=refused.status)
 
     def guarded(
         self, page: Callable[[web.Request], Awaitable[web.Response]]
@@ -119,7 +126,7 @@ class AdminPages:
                 self._sign_in.start_session(response, request)
                 return _secure(response)
             if not self._sign_in.signed_in(request):
-                return self._login_page(None, status=401)
+                return self._login_page(request, None, status=401)
             return _secure(await page(request))
 
         return handler
@@ -128,11 +135,13 @@ class AdminPages:
         """GET /admin/login."""
         if self._sign_in.signed_in(request):
             return _secure(_see_other("/admin"))
-        return self._login_page(None, status=200)
+        return self._login_page(request, None, status=200)
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        """POST /admin/login: the token from the form -> the session cookie."""
+        """POST /admin/login: the token from the form -> a new session."""
         form = await request.post()
+        if not self._sign_in.post_allowed(request, form):
+            return self._login_page(request, _FORM_REFUSED, status=403)
         refused = self._check_token(request, form.get("token"))
         if refused is not None:
             return refused
@@ -141,13 +150,24 @@ class AdminPages:
         return _secure(response)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
-        """POST /admin/logout."""
+        """POST /admin/logout: the session is forgotten, its cookie deleted."""
+        form = await request.post()
+        if not self._sign_in.post_allowed(request, form):
+            return self._login_page(request, _FORM_REFUSED, status=403)
         response = _see_other("/admin/login")
-        self._sign_in.end_session(response)
+        self._sign_in.end_session(response, request)
         return _secure(response)
 
-    def _login_page(self, error: str | None, *, status: int) -> web.Response:
-        return _secure(_render("login.html", status=status, error=error))
+    def _login_page(self, request: web.Request, error: str | None, *, status: int) -> web.Response:
+        return _secure(self._page(request, "login.html", status=status, error=error))
+
+    def _page(self, request: web.Request, name: str, *, status: int = 200, **context: Any) -> Any:
+        """A page with the CSRF token its forms repeat (the cookie set if the browser has none)."""
+        csrf, new = self._sign_in.csrf_token(request)
+        response = _render(name, status=status, csrf=csrf, **context)
+        if new:
+            self._sign_in.set_csrf_cookie(response, request, csrf)
+        return response
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -173,7 +193,8 @@ class AdminPages:
         )
         recent = await reports.recent_messages(store, limit=20)
         failed_total = sum(stats.sends.get(s, 0) for s in reports.FAILED_STATES)
-        return _render(
+        return self._page(
+            request,
             "dashboard.html",
             now=datetime.fromtimestamp(now, tz),
             stats=stats,
@@ -223,7 +244,8 @@ class AdminPages:
         messages = messages[:_PLAYGROUND_MAX_MESSAGES]
         if messages and rules is not None and error is None:
             result = _playground_view(try_messages(rules, messages, at=at))
-        return _render(
+        return self._page(
+            request,
             "playground.html",
             text=text,
             at=at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
