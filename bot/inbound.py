@@ -36,6 +36,14 @@ _FROM_ID = re.compile(r"^[A-Z]{2}\.\d{6,20}$")
 _MAX_ID_LENGTH = 200
 #: most of an ignored webhook's body kept (the webhook body itself is bounded by the server)
 KEPT_BODY_CHARS = 4000
+#: where a message's id may be, first found wins (the provider's `unique`, other gateways' names)
+MESSAGE_ID_KEYS = ("unique", "id", "message_id", "messageId")
+#: fields that name a message, a client or a kind of event: they become keys in the store, and
+#: PostgreSQL refuses a NUL byte in text (SQLite would take it), so neither store gets one
+_KEY_FIELDS = (
+    *MESSAGE_ID_KEYS, "hook", "event", "status", "from", "sender", "phone", "from_id", "to",
+    "type", "chatId", "chat_id", "groupId", "group_id",
+)  # fmt: skip
 _NON_DIGITS = re.compile(r"\D")
 
 
@@ -73,6 +81,10 @@ def parse_webhook(payload: Any, *, account: str, now: float | None = None) -> In
     """Read one webhook body. Raises InboundError with a one-line reason when it is malformed."""
     if not isinstance(payload, dict):
         raise InboundError("body must be a JSON object")
+    for key in _KEY_FIELDS:
+        value = payload.get(key)
+        if isinstance(value, str) and "\x00" in value:
+            raise InboundError(f"'{key}' contains a NUL byte")
     received_at = time.time() if now is None else now
     hook = _text(payload.get("hook") or payload.get("event"))
     status = _text(payload.get("status"))
@@ -132,7 +144,7 @@ def _message_id(payload: dict[str, Any]) -> str:
 
 
 def _known_id(payload: dict[str, Any]) -> str | None:
-    for key in ("unique", "id", "message_id", "messageId"):
+    for key in MESSAGE_ID_KEYS:
         value = _text(payload.get(key))
         if value is not None:
             if len(value) > _MAX_ID_LENGTH:

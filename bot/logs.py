@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -171,3 +172,42 @@ def configure_logging(
     root.handlers[:] = [make_handler(fmt)]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+class RateLimitedLog:
+    """Expected refusals (a wrong token, junk bodies) as one short line per kind at most every
+    `every_s`, saying how many were not written: a client sending junk in a loop must not fill
+    the disk with log."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        every_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._every_s = every_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._unwritten: dict[str, int] = {}
+
+    def due(self, kind: str) -> int | None:
+        """None while a line of this kind went out lately (counted); else how many were not
+        written since the last one. Kinds are a small fixed set, never text from a request."""
+        now = self._clock()
+        last = self._last.get(kind)
+        if last is not None and now - last < self._every_s:
+            self._unwritten[kind] = self._unwritten.get(kind, 0) + 1
+            return None
+        self._last[kind] = now
+        return self._unwritten.pop(kind, 0)
+
+    def note(self, kind: str, line: str, *args: object, level: int = logging.WARNING) -> None:
+        """Write `line` (a %-format) unless a line of this kind went out lately."""
+        unwritten = self.due(kind)
+        if unwritten is None:
+            return
+        if unwritten:
+            line += f" ({unwritten} more like it in the last {self._every_s:g} s not logged)"
+        self._logger.log(level, line, *args)

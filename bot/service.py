@@ -15,7 +15,7 @@ from bot.admin import add_admin_routes
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.gateway import GatewayClient
-from bot.logs import add_secrets
+from bot.logs import RateLimitedLog, add_secrets
 from bot.ops import add_ops_routes
 from bot.pipeline import Pipeline
 from bot.rulebook import RuleBook
@@ -30,6 +30,8 @@ SHUTDOWN_GRACE_S = 15.0
 IDLE_TIMEOUT_S = 15.0
 #: after answering early (401, 408, 413...), unread body bytes are drained this long, no more
 LINGER_S = 2.0
+#: tracebacks of unexpected errors: one per kind of error and route a minute
+_unexpected = RateLimitedLog(log)
 
 
 class Service:
@@ -167,13 +169,24 @@ class Service:
 async def never_500(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Unexpected errors are logged with their traceback and answered 503 (the gateway retries)."""
+    """Unexpected errors are answered 503 (the gateway retries) and logged with their traceback,
+    once a minute per kind of error: a client repeating a request that trips a bug must not
+    write megabytes of log a second."""
     try:
         return await handler(request)
     except web.HTTPException:
         raise
-    except Exception:
-        log.exception("unexpected error handling %s %s", request.method, request.path)
+    except Exception as exc:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "?"
+        unwritten = _unexpected.due(f"{type(exc).__name__} {request.method} {route}")
+        if unwritten is not None:
+            log.exception(
+                "unexpected error handling %s %s (%d more like it not logged)",
+                request.method,
+                route,
+                unwritten,
+            )
         return web.json_response({"ok": False, "error": "internal error, retry later"}, status=503)
 
 

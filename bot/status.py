@@ -6,6 +6,7 @@ from datetime import datetime, tzinfo
 
 from bot.config import Config
 from bot.core.lint import CheckReport, check_rules
+from bot.logs import mask_phone_numbers
 from bot.store import StoreStats, open_store
 
 #: inbox outcomes and outbox states, as a person would say them
@@ -63,7 +64,8 @@ def format_stats(stats: StoreStats) -> str:
         lines.append("last errors:")
         for at, code, text in stats.recent_errors:
             when = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
-            lines.append(f"  {when}  {PLAIN_WORDS.get(code, code)}: {text}")
+            # Masked as the logs mask them: a status report is pasted into chats and tickets.
+            lines.append(f"  {when}  {PLAIN_WORDS.get(code, code)}: {mask_phone_numbers(text)}")
     else:
         lines.append("no delivery errors")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -21,8 +22,15 @@ from aiohttp import web
 from bot.config import Config
 from bot.core.values import InboundMessage
 from bot.errors import InboundError, StoreError
-from bot.inbound import IgnoredEvent, OutgoingEcho, StatusUpdate, parse_webhook
+from bot.inbound import (
+    MESSAGE_ID_KEYS,
+    IgnoredEvent,
+    OutgoingEcho,
+    StatusUpdate,
+    parse_webhook,
+)
 from bot.inbox_rows import inbox_row
+from bot.logs import RateLimitedLog
 from bot.metrics import WEBHOOKS
 from bot.store import Store
 
@@ -32,6 +40,8 @@ STORE_KEY: web.AppKey[Store] = web.AppKey("store", Store)
 CONFIG_KEY = web.AppKey("config", Config)
 
 _JSON_TYPES = ("application/json", "text/json")
+#: refusals are expected (scanners, a misconfigured gateway): one short line per kind a minute
+_refusals = RateLimitedLog(log)
 #: a client that has sent its headers must send the whole body within this (slow-body attack)
 BODY_TIMEOUT_S = 10.0
 
@@ -46,6 +56,12 @@ def _reject(
     status: type[web.HTTPException], reason: str, outcome: str = "rejected"
 ) -> web.HTTPException:
     _counter(outcome).inc()
+    _refusals.note(
+        f"{status.status_code}:{reason[:40]}",
+        "webhook refused with %d: %s",
+        status.status_code,
+        reason,
+    )
     return status(
         text=orjson.dumps({"ok": False, "error": reason}).decode(),
         content_type="application/json",
@@ -56,6 +72,21 @@ def _answer(result: str, **extra: Any) -> web.Response:
     _counter(result).inc()
     body = {"ok": True, "result": result, **extra}
     return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+def _with_exact_ids(payload: Any, raw: bytes) -> Any:
+    """The body with its ids exactly as sent. orjson reads a number beyond 64 bits as a float,
+    and two different ids above 2^64 would then look alike (one dropped as a duplicate): such
+    a body is read again by the standard library, which keeps integers whole and, here, a
+    fraction as its text."""
+    if not isinstance(payload, dict) or not any(
+        isinstance(payload.get(key), float) for key in MESSAGE_ID_KEYS
+    ):
+        return payload
+    try:
+        return json.loads(raw, parse_float=str)
+    except ValueError:
+        return payload
 
 
 class WebhookHandler:
@@ -95,7 +126,7 @@ class WebhookHandler:
             _counter("too_large").inc()
             raise
         try:
-            payload = orjson.loads(raw)
+            payload = _with_exact_ids(orjson.loads(raw), raw)
         except orjson.JSONDecodeError as exc:
             raise _reject(web.HTTPBadRequest, f"body is not valid JSON ({exc.msg})") from None
         now = self._clock()
@@ -116,8 +147,12 @@ class WebhookHandler:
         if self._allowed and request.remote not in self._allowed:
             raise _reject(web.HTTPForbidden, "source address not allowed")
         given = request.query.get("token") or request.headers.get("X-Webhook-Token") or ""
+        try:
+            raw = given.encode()
+        except UnicodeEncodeError:  # stray bytes in a header: no token of ours looks like that
+            raw = b""
         # Compare in constant time; an unset token on our side accepts nothing.
-        if self._token is None or not hmac.compare_digest(given.encode(), self._token):
+        if self._token is None or not raw or not hmac.compare_digest(raw, self._token):
             raise _reject(web.HTTPUnauthorized, "missing or wrong webhook token")
 
     async def _store_event(self, event: Any, now: float) -> web.Response:

@@ -209,7 +209,7 @@ async def test_playground_refuses_a_bad_time_with_a_sentence(
     status, html = await page(
         browser, f"{admin_bot.service.url}/admin/playground?text=sales&at=tomorrow"
     )
-    assert status == 200
+    assert status == 400
     assert "is not a date and time" in html
 
 

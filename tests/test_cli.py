@@ -140,7 +140,7 @@ async def test_status_reports_depths_counts_and_errors_in_plain_words(bot: Bot) 
     assert "       1  sent (accepted by the gateway)" in report
     assert "       1  refused by the gateway" in report
     assert "       1  no rule matched" in report
-    assert "refused by the gateway: 972547777777 never wrote to us" in report
+    assert "refused by the gateway: 9725****7777 never wrote to us" in report
 
 
 @pytest.mark.parametrize("account", ["0501234567", "050-123-4567", "97250123"])

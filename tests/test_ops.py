@@ -52,10 +52,10 @@ async def test_readyz_reports_the_rules_version_in_force(bot: Bot) -> None:
     assert ready["ok"] is True
     assert ready["store"] == "ok"
     assert ready["rules"]["version"] == bot.service.rulebook.current.version
-    assert ready["rules_error"] is None
+    assert ready["rules_error"] is False
 
 
-async def test_readyz_stays_ready_on_a_broken_edit_and_names_the_line(
+async def test_readyz_stays_ready_on_a_broken_edit_and_says_so(
     bot_factory: BotFactory, tmp_path: Path
 ) -> None:
     rules = tmp_path / "rules.yaml"
@@ -69,8 +69,8 @@ async def test_readyz_stays_ready_on_a_broken_edit_and_names_the_line(
     ready = orjson.loads(body)
     assert status == 200  # the last good rules still answer clients
     assert ready["rules"]["version"] == version
-    assert ready["rules_error"].startswith(f"{rules}:")
-    assert "nobody" in ready["rules_error"]
+    assert ready["rules_error"] is True  # the line itself is on the dashboard, not here
+    assert str(tmp_path) not in body and "nobody" not in body
 
 
 async def test_readyz_is_503_when_the_store_is_gone(bot: Bot) -> None:

@@ -21,11 +21,13 @@ from bot.config import Config
 from bot.core import RuleSet
 from bot.core.tryout import parse_at, try_messages
 from bot.errors import RuleError
-from bot.logs import mask_number
+from bot.logs import mask_number, mask_phone_numbers
 from bot.rulebook import RuleBook
 from bot.status import PLAIN_WORDS, start_of_day
 from bot.store import Store, reports
 
+#: a message's text on the dashboard is cut after this many characters (the store keeps it all)
+_SHOWN_CHARS = 300
 #: a playground run is capped: it is a page, not a batch tool
 _PLAYGROUND_MAX_MESSAGES = 10
 _PLAYGROUND_MAX_CHARS = 2000
@@ -206,14 +208,18 @@ class AdminPages:
                 if stats.outcomes.get(o, 0)
             ],
             failed_total=failed_total,
-            failures=[(PLAIN_WORDS.get(f.state, f.state), f.error, f.count) for f in failures],
+            # The gateway's explanations name the client: shown masked, as the logs show them.
+            failures=[
+                (PLAIN_WORDS.get(f.state, f.state), mask_phone_numbers(f.error), f.count)
+                for f in failures
+            ],
             chart=build_chart(hours, tz),
             hits=hits,
             recent=[
                 {
                     "when": datetime.fromtimestamp(m.received_at, tz),
                     "client": mask_client(m.address),
-                    "text": m.text,
+                    "text": _shortened(m.text),
                     "answer": _answer_words(m),
                     "rule": m.rule,
                     "delivery": _delivery_words(m),
@@ -227,9 +233,10 @@ class AdminPages:
         """GET /admin/playground?text=...&at=YYYY-MM-DDTHH:MM: what the bot would answer."""
         rules = self._rules()
         text = request.query.get("text", "")[:_PLAYGROUND_MAX_CHARS]
-        at_text = request.query.get("at", "")
+        at_text = request.query.get("at", "")[:64]
         result = None
         error = None
+        status = 200
         if rules is None:
             error = "No rules are loaded."
         tz = rules.timezone if rules is not None else None
@@ -238,8 +245,9 @@ class AdminPages:
         if at_text and tz is not None:
             try:
                 at = parse_at(at_text, tz)  # read as `rulebot try --at` reads it
-            except ValueError:
-                error = f"'{at_text}' is not a date and time (use the picker)."
+            except ValueError as exc:
+                error = f"{str(exc).removeprefix('--at ')} (use the picker)."
+                status = 400
         messages = [line.strip() for line in text.splitlines() if line.strip()]
         messages = messages[:_PLAYGROUND_MAX_MESSAGES]
         if messages and rules is not None and error is None:
@@ -247,6 +255,7 @@ class AdminPages:
         return self._page(
             request,
             "playground.html",
+            status=status,
             text=text,
             at=at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
             timezone=str(tz) if tz is not None else "",
@@ -285,6 +294,12 @@ class AdminPages:
             e for e, p in zip(errors, self._rulebook.problems, strict=True) if p.severity == "error"
         ]
         return "\n".join(errors) if errors else error.location_text()
+
+
+def _shortened(text: str | None) -> str | None:
+    if text is None or len(text) <= _SHOWN_CHARS:
+        return text
+    return text[:_SHOWN_CHARS] + "…"
 
 
 def _playground_view(result: Any) -> list[dict[str, Any]]:

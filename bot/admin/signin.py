@@ -213,9 +213,9 @@ class SignIn:
         origin = request.headers.get("Origin", "null")
         if origin != "null" and urlsplit(origin).netloc != request.host:
             return False
-        cookie = request.cookies.get(CSRF_COOKIE, "")
+        cookie = _utf8(request.cookies.get(CSRF_COOKIE, ""))
         given = form.get(CSRF_FIELD)
-        return bool(cookie) and isinstance(given, str) and _same(given, cookie.encode())
+        return bool(cookie) and isinstance(given, str) and _same(given, cookie or b"")
 
     def _set_cookie(
         self, response: web.StreamResponse, request: web.Request, name: str, value: str, age: float
@@ -231,10 +231,15 @@ class SignIn:
         )
 
 
+def _utf8(text: str) -> bytes | None:
+    """The text's bytes; None for text that is not valid UTF-8 (a header's stray bytes)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return None
+
+
 def _same(given: str, expected: bytes) -> bool:
     """Constant-time comparison; text that is not valid UTF-8 is simply wrong."""
-    try:
-        raw = given.encode()
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(raw, expected)
+    raw = _utf8(given)
+    return raw is not None and hmac.compare_digest(raw, expected)

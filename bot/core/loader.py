@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.core.bounded_read import FileTooLarge, NotAnOrdinaryFile, read_bounded
 from bot.core.diagnostics import Diagnostics, SourceMap
 from bot.core.model import RulebookModel
 from bot.core.validation import Salvaged, validate
@@ -78,15 +79,21 @@ def parse_file(path: Path, diagnostics: Diagnostics) -> ParsedFile | None:
     """Read, parse and validate one file; problems go to `diagnostics`."""
     name = display_name(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        diagnostics.error(f"{name}: cannot read rules file: {exc.strerror or exc}")
-        return None
-    if len(raw) > MAX_FILE_BYTES:
+        raw = read_bounded(path, MAX_FILE_BYTES)
+    except NotAnOrdinaryFile:
         diagnostics.error(
-            f"{name}: rules file is larger than 1 MiB ({len(raw)} bytes)",
+            f"{name}: rules file is not an ordinary file (a device, a pipe or a socket)",
+            hint="point `rules` at a .yaml file or a folder of them",
+        )
+        return None
+    except FileTooLarge as exc:
+        diagnostics.error(
+            f"{name}: rules file is larger than 1 MiB ({exc.size} bytes)",
             hint="split it into several files in one folder",
         )
+        return None
+    except OSError as exc:
+        diagnostics.error(f"{name}: cannot read rules file: {exc.strerror or exc}")
         return None
     try:
         text = raw.decode("utf-8-sig")

@@ -214,12 +214,21 @@ def _client_text(client: ClientState, rules: RuleSet) -> str:
     return "; ".join(parts)
 
 
+#: the years `--at` and the playground accept
+_FIRST_YEAR, _LAST_YEAR = 1971, 9000
+
+
 def parse_at(text: str, tz: ZoneInfo) -> datetime:
     """'2026-11-27 20:15' read in the rules' timezone (an explicit offset wins) -> aware UTC."""
     try:
         moment = datetime.fromisoformat(text.strip().replace("T", " "))
     except ValueError:
         raise ValueError(f"--at '{text}' is not a date and time like '2026-11-27 20:15'") from None
+    # Near year 1 or 9999 a time zone or a day's arithmetic leaves what a datetime can hold.
+    if not _FIRST_YEAR <= moment.year <= _LAST_YEAR:
+        raise ValueError(
+            f"--at '{text}' is out of range: give a date between {_FIRST_YEAR} and {_LAST_YEAR}"
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)
