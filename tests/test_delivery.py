@@ -185,7 +185,7 @@ async def test_permanent_refusal_is_recorded_at_once_with_its_reason(bot: Bot) -
         }
     ]
     report = format_stats(await bot.service.store.stats(since=0, now=bot.clock()))
-    assert "refused by the gateway: 972547777777 never wrote to us" in report
+    assert "refused by the gateway: 9725****7777 never wrote to us" in report  # masked
 
 
 @pytest.mark.parametrize("group_field", [{"isGroup": True}, {"from": "972547777777-1600000000"}])
