@@ -8,6 +8,7 @@ provider's shape is one more function in this module and nothing else changes.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -155,7 +156,10 @@ def _known_id(payload: dict[str, Any]) -> str | None:
 
 def _kept(payload: dict[str, Any]) -> str:
     """The payload as kept with an ignored event: JSON, cut at KEPT_BODY_CHARS."""
-    text = orjson.dumps(payload).decode()
+    try:
+        text = orjson.dumps(payload).decode()
+    except TypeError:  # an integer beyond 64 bits (ids are read exactly): the slower writer
+        text = json.dumps(payload, ensure_ascii=False, default=str)
     return text if len(text) <= KEPT_BODY_CHARS else text[:KEPT_BODY_CHARS] + "..."
 
 

@@ -222,3 +222,17 @@ async def test_the_playground_answers_400_with_the_reason_for_a_date_out_of_rang
         assert response.status == 400
         html = await response.text()
     assert "is not a date and time" in html or "out of range" in html
+
+
+async def test_an_ignored_webhook_with_an_id_above_2_64_is_kept_not_503(bot: Bot) -> None:
+    raw = f'{{"hook":"poll","unique":{2**70},"from":"972541234599"}}'
+    async with bot.http.post(
+        f"{bot.service.url}/webhook",
+        params={"token": TOKEN},
+        data=raw.encode(),
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 200
+        assert (await response.json())["result"] == "ignored"
+    rows = await bot.service.store.query("SELECT detail FROM events")  # type: ignore[attr-defined]
+    assert str(2**70) in str(rows)
