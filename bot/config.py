@@ -118,6 +118,11 @@ class DeliverySettings(_Section):
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     #: a claim on work (a client's messages, a send) lapses after this; another worker takes over
     lease_s: float = Field(default=60.0, gt=0)
+    #: a client's messages waiting to be decided, at most: more are acknowledged and recorded
+    #: as dropped, never stored (a flood from one client must not fill the inbox)
+    max_pending_per_client: int = Field(default=1000, ge=1)
+    #: bytes of one client's messages stored per day (UTC), at most: more are dropped the same way
+    max_bytes_per_client_day: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class Config(_Section):

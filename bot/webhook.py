@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from bot.client_limits import ClientLimits
 from bot.config import Config
 from bot.core.values import InboundMessage
 from bot.errors import InboundError, StoreError
@@ -30,7 +31,7 @@ from bot.inbound import (
     parse_webhook,
 )
 from bot.inbox_rows import inbox_row
-from bot.logs import RateLimitedLog
+from bot.logs import RateLimitedLog, mask_number
 from bot.metrics import WEBHOOKS
 from bot.store import Store
 
@@ -108,6 +109,11 @@ class WebhookHandler:
         self._store = store
         self._on_message = on_message
         self._clock = clock
+        self._limits = ClientLimits(
+            max_waiting=config.delivery.max_pending_per_client,
+            max_bytes_per_day=config.delivery.max_bytes_per_client_day,
+            count_waiting=self._count_waiting,
+        )
 
     async def handle(self, request: web.Request) -> web.Response:
         self._authenticate(request)
@@ -155,12 +161,35 @@ class WebhookHandler:
         if self._token is None or not raw or not hmac.compare_digest(raw, self._token):
             raise _reject(web.HTTPUnauthorized, "missing or wrong webhook token")
 
+    async def _drop(self, message: InboundMessage, reason: str, now: float) -> web.Response:
+        """A client over its bounds: acknowledged (the provider must not retry), not stored,
+        recorded as dropped with the reason; the others are not held up."""
+        client = mask_number(message.client)
+        await self._store.record_event("dropped", f"{client} {message.id[:80]}: {reason}", now)
+        _refusals.note(f"dropped:{reason[:20]}", "message from %s dropped: %s", client, reason)
+        return _answer("dropped", id=message.id, reason=reason)
+
+    async def _count_waiting(self, client: str) -> int:
+        """How many of the client's messages wait to be decided (the inbox_pending index)."""
+        query = getattr(self._store, "query", None)
+        if query is None:
+            return 0
+        rows = await query(
+            "SELECT COUNT(*) AS n FROM inbox WHERE client = ? AND state = 'pending'", client
+        )
+        return int(rows[0]["n"])
+
     async def _store_event(self, event: Any, now: float) -> web.Response:
         if isinstance(event, InboundMessage):
-            fresh = await self._store.add_inbound(inbox_row(event), now)
+            row = inbox_row(event)
+            refusal = await self._limits.refusal(event.client, len(row.payload), now)
+            if refusal is not None:
+                return await self._drop(event, refusal, now)
+            fresh = await self._store.add_inbound(row, now)
             if not fresh:
                 log.info("duplicate webhook dropped", extra={"message_id": event.id})
                 return _answer("duplicate", id=event.id)
+            self._limits.stored(event.client, len(row.payload), now)
             self._on_message()
             log.info("message stored", extra={"message_id": event.id})
             return _answer("queued", id=event.id)

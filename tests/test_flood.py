@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from bot.client_limits import ClientLimits
 from bot.config import Config
 from bot.core.values import InboundMessage
 from bot.decider import MATCH_CHARS, Decider
@@ -202,3 +203,58 @@ async def test_a_long_message_is_matched_on_its_prefix_and_stored_whole(tmp_path
     finally:
         decider.close()
         await store.close()
+
+
+async def test_a_client_over_its_bounds_is_acknowledged_and_its_message_dropped_with_the_reason(
+    bot_factory: Callable[..., Awaitable[Bot]], tmp_path: Path
+) -> None:
+    """Messages waiting to be decided and bytes a day are bounded per client: over a bound the
+    webhook is still 200 (the provider must not retry), the message is recorded as dropped
+    with the reason and not stored; another client is stored as ever."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.replace("timezone:", "burst_window_s: 60\ntimezone:"), encoding="utf-8")
+    bot = await bot_factory(rules=rules, max_pending_per_client=3, max_bytes_per_client_day=4096)
+    store: Any = bot.service.store
+    url = f"{bot.service.url}/webhook?token={TOKEN}"
+
+    async def post(unique: str, sender: str, text: str) -> dict[str, Any]:
+        async with bot.http.post(url, json=_message(unique, sender, text)) as response:
+            assert response.status == 200
+            return dict(await response.json())
+
+    answers = [await post(f"w{k}", "972549999999", "my order broke") for k in range(5)]
+    assert [a["result"] for a in answers] == ["queued"] * 3 + ["dropped"] * 2
+    assert "3 messages from this client already wait to be decided" in answers[3]["reason"]
+    assert (await post("other", "972521111111", "refund please"))["result"] == "queued"
+    # Bytes a day: a few long messages from a third client reach 4 KiB.
+    long = "x" * 1500
+    answers = [await post(f"b{k}", "972521111112", long) for k in range(3)]
+    assert [a["result"] for a in answers] == ["queued", "queued", "dropped"]
+    assert "over 4096 bytes of messages from this client today" in answers[2]["reason"]
+    stored = await store.query("SELECT message_id FROM inbox ORDER BY id")
+    assert [r["message_id"] for r in stored] == ["w0", "w1", "w2", "other", "b0", "b1"]
+    dropped = await store.query("SELECT detail FROM events WHERE kind = 'dropped' ORDER BY id")
+    assert len(dropped) == 3
+    assert dropped[0]["detail"].startswith("9725****9999 w3: 3 messages")
+    assert "972549999999" not in str(dropped)
+
+
+async def test_a_client_may_write_again_once_its_messages_are_decided_and_the_day_turns() -> None:
+    waiting = {"972549999999": 2}
+
+    async def count_waiting(client: str) -> int:
+        return waiting[client]
+
+    limits = ClientLimits(max_waiting=2, max_bytes_per_day=1000, count_waiting=count_waiting)
+    day = 20_000 * 86400.0
+    client = "972549999999"
+    for _ in range(2):
+        assert await limits.refusal(client, 100, day) is None
+        limits.stored(client, 100, day)
+    assert await limits.refusal(client, 100, day) is not None  # the store says 2 wait
+    waiting[client] = 0  # decided meanwhile
+    limits._tallies[client].over_until = 0.0  # (the 1 s before asking again has passed)
+    assert await limits.refusal(client, 100, day) is None
+    limits.stored(client, 700, day)
+    assert "bytes" in (await limits.refusal(client, 200, day) or "")
+    assert await limits.refusal(client, 200, day + 86400) is None  # a new UTC day

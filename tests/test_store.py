@@ -25,6 +25,7 @@ from bot.store import (
     OutboxDraft,
     open_store,
 )
+from bot.store import operations as ops
 from bot.store.dialect import to_numbered_placeholders
 from bot.store.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from bot.store.operations import EVENT_DETAIL
@@ -495,6 +496,33 @@ async def test_prune_deletes_old_finished_rows_but_never_work_in_flight(store: A
     inbox = await store.query("SELECT message_id FROM inbox")
     assert inbox == [{"message_id": "undecided"}]
     assert await store.prune(older_than=T0 - 1) == 0
+
+
+async def test_pruning_goes_in_small_batches_and_lets_webhooks_in_between(
+    store: AnyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month of rows is not one transaction: a message arriving meanwhile is stored between
+    two batches, long before the pruning ends."""
+    monkeypatch.setattr(ops, "PRUNE_BATCH", 50)
+    batches: list[list[int]] = []
+    batch = ops.prune_batch
+
+    async def counted(*args: Any) -> list[int]:
+        deleted = await batch(*args)
+        batches.append(deleted)
+        return deleted
+
+    monkeypatch.setattr(ops, "prune_batch", counted)
+    for k in range(1000):
+        await store.record_event("ignored", f"old-{k}", T0 + k)
+    pruning = asyncio.create_task(store.prune(older_than=T0 + DAY))
+    while not batches:
+        await asyncio.sleep(0.001)
+    assert await store.add_inbound(message("during-pruning"), T0 + DAY)
+    assert not pruning.done()
+    assert await pruning == 1000
+    assert len(batches) >= 1000 // 50
+    assert all(max(deleted) <= 50 for deleted in batches)  # no ties among these stamps
 
 
 async def test_opening_twice_migrates_once(store_url: str) -> None:

@@ -320,14 +320,39 @@ async def next_send_due(conn: Connection) -> float | None:
     return min(due) if due else None
 
 
-async def prune(conn: Connection, older_than: float) -> int:
-    statements = (
-        "DELETE FROM inbox WHERE state = 'done' AND received_at < ?",
-        f"DELETE FROM outbox WHERE state IN {FINISHED} AND finished_at < ?",
-        "DELETE FROM conversations WHERE started_at < ?",
-        "DELETE FROM events WHERE at < ?",
-    )
-    return sum([await conn.execute(sql, older_than) for sql in statements])
+#: rows deleted per table in one transaction when pruning: a webhook waits for one batch at most
+PRUNE_BATCH = 2000
+
+
+#: what pruning deletes: table, the time it is old by, and which of its rows are finished
+_PRUNED = (
+    ("inbox", "received_at", "state = 'done'"),
+    ("outbox", "finished_at", f"state IN {FINISHED}"),
+    ("conversations", "started_at", "1 = 1"),
+    ("events", "at", "1 = 1"),
+)
+
+
+async def prune_batch(conn: Connection, older_than: float, limit: int) -> list[int]:
+    """Delete about `limit` finished rows older than `older_than` from each table (rows
+    deleted per table): one small transaction, so pruning a month never holds the store.
+    Each table is cut at the time of its limit-th oldest finished row (an index walk that the
+    LIMIT stops), then deleted up to it by time range (a few more on a tie)."""
+    deleted = []
+    for table, at, finished in _PRUNED:
+        cutoff = await conn.fetchval(
+            f"SELECT MAX({at}) FROM (SELECT {at} FROM {table} "
+            f"WHERE {finished} AND {at} < ? ORDER BY {at} LIMIT ?) AS oldest",
+            older_than,
+            limit,
+        )
+        if cutoff is None:
+            deleted.append(0)
+            continue
+        deleted.append(
+            await conn.execute(f"DELETE FROM {table} WHERE {finished} AND {at} <= ?", cutoff)
+        )
+    return deleted
 
 
 async def query(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:

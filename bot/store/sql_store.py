@@ -21,6 +21,8 @@ from bot.store.rows import (
 )
 
 T = TypeVar("T")
+#: between two batches of pruning: whatever queued on the store (webhooks first) runs now
+_PRUNE_PAUSE_S = 0.01
 
 
 class SqlStore(ABC):
@@ -110,7 +112,15 @@ class SqlStore(ABC):
         return await self._run(ops.stats, since)
 
     async def prune(self, *, older_than: float) -> int:
-        return await self._run(ops.prune, older_than)
+        """In batches of ops.PRUNE_BATCH rows a table, each its own transaction, with a pause
+        between them: webhooks are stored in between, never behind a month of deletes."""
+        total = 0
+        while True:
+            deleted = await self._run(ops.prune_batch, older_than, ops.PRUNE_BATCH)
+            total += sum(deleted)
+            if max(deleted) < ops.PRUNE_BATCH:  # each table's last batch
+                return total
+            await asyncio.sleep(_PRUNE_PAUSE_S)
 
     async def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows as dicts (for the dashboard and tests); `?` placeholders on both databases."""
