@@ -3,11 +3,15 @@ for guessers behind a reverse proxy, and tables that stay bounded."""
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.admin.signin import (
     COOKIE,
@@ -19,6 +23,9 @@ from bot.admin.signin import (
     Sessions,
     SignInThrottle,
 )
+from bot.rulebook import RuleBook
+from bot.service import create_app
+from bot.store import open_store
 from tests.conftest import Bot, RunningSandbox, make_config
 from tests.test_admin import ADMIN_TOKEN, form_csrf, post_form, signed_in
 
@@ -197,3 +204,40 @@ def test_the_tables_stay_bounded() -> None:
     assert len(sessions) == MAX_SESSIONS
     assert not sessions.valid(ids[0])  # the oldest went first
     assert sessions.valid(ids[-1])
+
+
+async def test_cookies_are_secure_when_the_bot_itself_serves_tls(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    config = make_config(tmp_path, sandbox, admin_token=ADMIN_TOKEN)
+    rulebook = RuleBook(config.rules, default_region=config.default_region)
+    rulebook.load()
+    store = await open_store(config.store)
+    runner = web.AppRunner(
+        create_app(config=config, store=store, on_message=lambda: None, rulebook=rulebook)
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"https://127.0.0.1:{port}/admin/login"
+            async with http.get(url, ssl=False) as response:
+                cookie = response.cookies[CSRF_COOKIE]
+        assert cookie["secure"]
+        assert cookie["httponly"]
+        assert cookie["samesite"] == "Strict"
+    finally:
+        await runner.cleanup()
+        await store.close()
