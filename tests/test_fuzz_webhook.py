@@ -94,7 +94,10 @@ async def test_fuzzed_traffic_leaves_no_unhandled_exception_in_the_log(
     statuses = await _post_many(bot, bodies, count=1000)
     await bot.settle(timeout_s=30)
     assert max(statuses) < 500
-    crashes = [r for r in fuzz_log.records if r.exc_info or "unexpected" in r.getMessage().lower()]
+    # never_500's line; a refusal may quote the JSON reader ("unexpected end of data")
+    crashes = [
+        r for r in fuzz_log.records if r.exc_info or "unexpected error" in r.getMessage().lower()
+    ]
     assert not crashes, [r.getMessage() for r in crashes[:5]]
     assert time.monotonic() - started < 30
 
