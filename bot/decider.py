@@ -8,9 +8,11 @@ replies an hour (loop protection). Nothing lives only in memory: a crash at any 
 from the store.
 
 Deciding never holds up acknowledging: the engine runs in a thread of its own, not on the event
-loop that answers webhooks, on a bounded prefix of each message, and a round is capped by time.
-A client that floods is throttled, never the others: within a round each client gets a small
-share of time (its first message always), and its other messages wait, in order, for the next
+loop that answers webhooks, on a bounded prefix of each message, in slices capped by time whose
+decisions are recorded as each ends; a round that runs long releases the clients it has not
+reached, so the next claim takes them again with those who wrote meanwhile. Short messages go
+first. A client that floods is throttled, never the others: each client gets a small share of
+a slice (its first message always), and its other messages wait, in order, for the next
 round, counted as deferred.
 """
 
@@ -56,11 +58,14 @@ _GATHER_S = 0.02
 #: the text a rule looks at: WhatsApp caps a text at 4,096 characters, so a longer body (stored
 #: whole, up to the webhook's body limit) is matched on this prefix and costs no more to decide
 MATCH_CHARS = 4096
-#: a round takes no new client after this much time; the clients left wait for the next round
-ROUND_S = 0.25
-#: a client's share of a round, at least: after its first message, more of its messages are
-#: decided only while it has used less than its share (the round's time split between the
-#: clients in it, never under this); the rest wait, in order, for the next round
+#: the deciding thread hands back what it decided after this much time, to be recorded at once
+SLICE_S = 0.1
+#: after this long the clients of a round not yet decided are released, so the next claim sees
+#: them again together with those that wrote meanwhile (short messages first again)
+ROUND_S = 2.0
+#: a client's share of a slice, at least: after its first message, more of its messages are
+#: decided only while it has used less than its share (the slice's time split between the
+#: clients left, never under this); the rest wait, in order, for the next round
 CLIENT_SHARE_S = 0.02
 #: most messages of one client answered together as one burst in a round (a person's burst is a
 #: few messages; a flood is answered a burst at a time)
@@ -147,11 +152,26 @@ class Decider:
         missing = [batch.client for batch in batches if batch.record is None]
         fetched = await asyncio.gather(*(self._store.client_record(c, now) for c in missing))
         asked = dict(zip(missing, fetched, strict=True))
-        records = [b.record if b.record is not None else asked[b.client] for b in batches]
+        records = {b.client: b.record or asked[b.client] for b in batches}
+        # Short messages first: a long one costs the most to match and ordinary messages are
+        # short, so a flood of long messages from many clients does not hold the others back.
+        waiting = sorted(batches, key=_next_size)
         loop = asyncio.get_running_loop()
-        decided = await loop.run_in_executor(
-            self._thread, self._decide_round, batches, records, rules, now
-        )
+        started = time.monotonic()
+        while waiting:
+            if time.monotonic() - started > ROUND_S:
+                # Release the rest: the next claim sees them again, with any new arrivals.
+                await self._record([DecidedBatch(b, (), (), 0.0) for b in waiting], now)
+                return
+            share = max(CLIENT_SHARE_S, SLICE_S / len(waiting))
+            decided = await loop.run_in_executor(
+                self._thread, self._decide_slice, waiting, records, rules, now, share
+            )
+            waiting = waiting[len(decided) :]
+            await self._record(decided, now)
+
+    async def _record(self, decided: list[DecidedBatch], now: float) -> None:
+        """Record a slice's decisions (and release its clients' claims)."""
         try:
             recorded = await self._store.finish_batches(decided, now)
         except StoreError as exc:
@@ -181,24 +201,22 @@ class Decider:
             for draft in item.drafts:
                 MATCHES.labels(draft.rule).inc()
 
-    def _decide_round(
+    def _decide_slice(
         self,
         batches: Sequence[ClientBatch],
-        records: Sequence[ClientRecord],
+        records: dict[str, ClientRecord],
         rules: RuleSet,
         now: float,
+        share: float,
     ) -> list[DecidedBatch]:
-        """One round, in the deciding thread, until ROUND_S is used; the clients after that
-        are handed back undecided (their claims released) for the next round. Short messages
-        go first: a long one costs the most to match, and ordinary messages are short, so a
-        flood of long messages from many clients does not hold ordinary clients back."""
+        """In the deciding thread: the first clients of `batches`, in order, until SLICE_S is
+        used (one at least); each client gets `share` of time for its messages."""
         started = time.perf_counter()
-        share = max(CLIENT_SHARE_S, ROUND_S / max(1, len(batches)))
-        decided = [DecidedBatch(batch, (), (), 0.0) for batch in batches]
-        for i in sorted(range(len(batches)), key=lambda i: _next_size(batches[i])):
-            if time.perf_counter() - started > ROUND_S:
+        decided: list[DecidedBatch] = []
+        for batch in batches:
+            if decided and time.perf_counter() - started > SLICE_S:
                 break
-            decided[i] = self._decide(batches[i], records[i], rules, now, share)
+            decided.append(self._decide(batch, records[batch.client], rules, now, share))
         return decided
 
     def _decide(
