@@ -15,8 +15,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from bot.core.text import tokenize
-
 #: the least similarity (0..1) at which a message counts as written like an example
 EXAMPLE_SIMILARITY = 0.55
 #: messages with fewer words are too short to resemble anything on purpose
@@ -37,36 +35,49 @@ class ExampleIndex:
     """Every rule's examples as normalised letter-trigram vectors."""
 
     def __init__(self) -> None:
-        self._vectors: list[tuple[int, str, dict[str, float]]] = []
-        #: trigram -> indexes into `_vectors` that have it
-        self._postings: dict[str, list[int]] = {}
+        #: (rule, example, its words), vectorised at the first message that needs them: most
+        #: messages reach a keyword, and `check` never asks
+        self._examples: list[tuple[int, str, tuple[str, ...]]] = []
+        #: the vectors, and trigram -> indexes into them; built once, in one assignment, so
+        #: two threads that build at once build the same thing
+        self._built: tuple[list[tuple[int, str, dict[str, float]]], dict[str, list[int]]] | None
+        self._built = None
 
-    def add(self, rule: int, examples: tuple[str, ...]) -> None:
-        for example in examples:
-            words = tokenize(example)
-            if len(words) < _MIN_WORDS:
-                continue
-            number = len(self._vectors)
-            vector = _vector(words)
-            self._vectors.append((rule, example, vector))
-            for gram in vector:
-                self._postings.setdefault(gram, []).append(number)
+    def add(self, rule: int, examples: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Add a rule's examples (their text and words)."""
+        for example, words in examples:
+            if len(words) >= _MIN_WORDS:
+                self._examples.append((rule, example, words))
+        self._built = None
 
     def __bool__(self) -> bool:
-        return bool(self._vectors)
+        return bool(self._examples)
+
+    def _build(self) -> tuple[list[tuple[int, str, dict[str, float]]], dict[str, list[int]]]:
+        vectors: list[tuple[int, str, dict[str, float]]] = []
+        postings: dict[str, list[int]] = {}
+        for rule, example, words in self._examples:
+            vector = _vector(list(words))
+            for gram in vector:
+                postings.setdefault(gram, []).append(len(vectors))
+            vectors.append((rule, example, vector))
+        built = (vectors, postings)
+        self._built = built
+        return built
 
     def closest(self, tokens: list[str], allowed: set[int] | None = None) -> Resemblance | None:
         """The example `tokens` are written most like, if at least EXAMPLE_SIMILARITY."""
-        if len(tokens) < _MIN_WORDS or not self._vectors:
+        if len(tokens) < _MIN_WORDS or not self._examples:
             return None
+        vectors, postings = self._built or self._build()
         mine = _vector(tokens)
         dots: dict[int, float] = {}
         for gram, weight in mine.items():
-            for number in self._postings.get(gram, ()):
-                dots[number] = dots.get(number, 0.0) + weight * self._vectors[number][2][gram]
+            for number in postings.get(gram, ()):
+                dots[number] = dots.get(number, 0.0) + weight * vectors[number][2][gram]
         best: Resemblance | None = None
         for number, dot in dots.items():
-            rule, example, _ = self._vectors[number]
+            rule, example, _ = vectors[number]
             if dot < EXAMPLE_SIMILARITY or (allowed is not None and rule not in allowed):
                 continue
             if best is None or dot > best.similarity:

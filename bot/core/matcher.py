@@ -87,7 +87,12 @@ class KeywordIndex:
         #: message word -> what it may be (see `_word`)
         self._memo: dict[str, _Word] = {}
         count = 0
+        #: the other words of each rule's phrases and examples (see `support`)
+        self.support = SupportIndex()
+        #: the examples themselves, for messages no keyword reaches (see `examples`)
+        self.examples = ExampleIndex()
         for i, words in enumerate(self.rules):
+            keyword_words = []
             for is_exclude, listed in ((False, words.keywords), (True, words.exclude)):
                 for keyword in listed:
                     tokens = tuple(tokenize(keyword))
@@ -95,16 +100,14 @@ class KeywordIndex:
                         continue
                     count += 1
                     self._add(_Entry(i, is_exclude, keyword, tokens, EXACT), words)
-        self._count = count
-        #: the other words of each rule's phrases and examples (see `support`)
-        self.support = SupportIndex()
-        #: the examples themselves, for messages no keyword reaches (see `examples`)
-        self.examples = ExampleIndex()
-        for i, words in enumerate(self.rules):
-            phrases = [k for k in words.keywords if len(tokenize(k)) > 1]
-            self.support.add(i, words.keywords, [*phrases, *words.examples])
+                    if not is_exclude:
+                        keyword_words.append((keyword, tokens))
+            examples = [(example, tuple(tokenize(example))) for example in words.examples]
+            phrases = [(k, tokens) for k, tokens in keyword_words if len(tokens) > 1]
+            self.support.add(i, [t for _, t in keyword_words], [*phrases, *examples])
             if not words.greeting and not words.catch_all:
-                self.examples.add(i, words.examples)
+                self.examples.add(i, examples)
+        self._count = count
         self._greeting_rules = tuple(i for i, r in enumerate(self.rules) if r.greeting)
 
     def _add(self, entry: _Entry, words: RuleWords) -> None:

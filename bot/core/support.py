@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from bot.core import cues
 from bot.core.forms import FORM, token_variants, word_keys
-from bot.core.text import tokenize
 
 #: how much one support word weighs (a keyword as written weighs 1)
 SUPPORT_WEIGHT = 0.4
@@ -53,19 +52,24 @@ class SupportIndex:
     def __init__(self) -> None:
         self._keys: dict[str, list[tuple[int, str, str]]] = {}
 
-    def add(self, rule: int, keywords: Iterable[str], sources: Iterable[str]) -> None:
-        """Index the words of `sources` (phrases, examples) that are not one of `keywords`."""
+    def add(
+        self,
+        rule: int,
+        keywords: Iterable[tuple[str, ...]],
+        sources: Iterable[tuple[str, tuple[str, ...]]],
+    ) -> None:
+        """Index the words of `sources` (phrases and examples: their text and words) that are
+        not one of the rule's one-word `keywords` (their words)."""
         own = {
             key
-            for keyword in keywords
-            for word in tokenize(keyword)[:1]
-            if len(tokenize(keyword)) == 1
-            for key, level in word_keys(word)
+            for words in keywords
+            if len(words) == 1
+            for key, level in word_keys(words[0])
             if level >= FORM
         }
         seen: set[str] = set()
-        for source in sources:
-            for word in tokenize(source):
+        for source, words in sources:
+            for word in words:
                 if word in seen or len(word) < _MIN_LETTERS or word in _GENERIC:
                     continue
                 seen.add(word)
