@@ -62,7 +62,7 @@ MATCH_CHARS = 4096
 SLICE_S = 0.1
 #: after this long the clients of a round not yet decided are released, so the next claim sees
 #: them again together with those that wrote meanwhile (short messages first again)
-ROUND_S = 2.0
+ROUND_S = 0.5
 #: a client's share of a slice, at least: after its first message, more of its messages are
 #: decided only while it has used less than its share (the slice's time split between the
 #: clients left, never under this); the rest wait, in order, for the next round
