@@ -18,7 +18,7 @@ from bot.admin.signin import COOKIE
 from bot.demo import demo_rules_path
 from bot.sandbox import FaultPlan
 from bot.status import render_status
-from bot.store import reports
+from bot.store import open_store, reports
 from tests.conftest import TOKEN, Bot
 from tests.pg import postgres_schema
 
@@ -213,7 +213,15 @@ async def test_playground_refuses_a_bad_time_with_a_sentence(
     assert "is not a date and time" in html
 
 
+def half_past_next_hour(bot: Bot) -> None:
+    """Move the bot's clock to the middle of an hour, so a test's messages and the hour it
+    reads cannot straddle an hour's end, whatever the wall clock says."""
+    now = time.time()
+    bot.clock.advance((now // 3600 + 1) * 3600 + 1800 - now)
+
+
 async def test_hourly_activity_buckets_messages_and_replies_by_hour(admin_bot: Bot) -> None:
+    half_past_next_hour(admin_bot)
     await admin_bot.client_writes(CLIENT, "sales please")
     await admin_bot.client_writes("972541234568", "support please")
     await admin_bot.settle()
@@ -225,9 +233,25 @@ async def test_hourly_activity_buckets_messages_and_replies_by_hour(admin_bot: B
     assert sum(h.messages for h in hours[:-1]) == 0
 
 
-def test_hour_buckets_floor_on_postgresql_and_truncate_on_sqlite() -> None:
-    assert reports.hour_bucket("t", "sqlite") == "CAST(t / 3600 AS INTEGER)"
-    assert reports.hour_bucket("t", "postgresql") == "CAST(FLOOR(t / 3600) AS BIGINT)"
+#: unix seconds around hour ends, and each one's hour as Python counts it (seconds // 3600)
+_AROUND_HOUR_ENDS = (0.0, 0.4, 3599.6, 3600.0, 3600.5, 7199.999, 1_764_000_000.0, 1_764_003_599.9)
+
+
+@pytest.mark.postgres
+async def test_hour_buckets_are_the_hour_number_on_both_databases(tmp_path: Path) -> None:
+    expected = [int(t // 3600) for t in _AROUND_HOUR_ENDS]
+    async with postgres_schema() as url:
+        for store_at in (str(tmp_path / "hours.db"), url):
+            store = await open_store(store_at)
+            try:
+                dialect = reports.dialect_of(store)  # type: ignore[arg-type]
+                bucket = reports.hour_bucket("at", dialect)
+                for at in _AROUND_HOUR_ENDS:
+                    await store.record_event("probe", str(at), at)
+                rows = await store.query(f"SELECT {bucket} AS hour FROM events ORDER BY at")
+            finally:
+                await store.close()
+            assert [int(row["hour"]) for row in rows] == expected, dialect
 
 
 def test_client_numbers_are_masked_as_the_logs_mask_them() -> None:
@@ -247,6 +271,7 @@ async def test_dashboard_queries_run_on_postgresql(
 ) -> None:
     async with postgres_schema() as url:
         bot = await bot_factory(store=url, admin_token=ADMIN_TOKEN)
+        half_past_next_hour(bot)
         assert reports.dialect_of(bot.service.store) == "postgresql"
         await bot.client_writes(CLIENT, "sales please")
         await bot.client_writes("972541234568", "what's the weather like?")

@@ -475,13 +475,23 @@ _texts = st.sampled_from(
 
 @settings(max_examples=200, deadline=None)
 @given(_texts, st.integers(min_value=0, max_value=60 * 60 * 24 * 400))
-def test_decide_equals_a_burst_of_one(text: str, offset: int) -> None:
+def test_a_decision_quotes_its_message_once_per_rule_and_once_per_holds_after_it(
+    text: str, offset: int
+) -> None:
     rules = _shared_rules()
     now = utc(2026, 1, 1) + timedelta(seconds=offset)
     for client in (NEW, talking(now), talking(now, fallback=now, vip=now)):
-        assert decide(msg(text), rules, client, now) == decide_burst(
-            [msg(text)], rules, client, now
-        )
+        decision = decide(msg(text), rules, client, now)
+        assert (decision.outcome == "reply") == bool(decision.replies)
+        assert all(reply.reply_to == "m1" for reply in decision.replies)
+        assert len({reply.rule for reply in decision.replies}) == len(decision.replies)
+        assert decision.explanation.endswith(".")
+        # The same words again a minute later, from the client as the first answer left them:
+        # a card limited by once_per does not come twice.
+        later = now + timedelta(minutes=1)
+        again = decide(msg(text, "m2"), rules, client.after(decision, now), later)
+        limited = {reply.rule for reply in decision.replies if reply.once_per is not None}
+        assert not limited & {reply.rule for reply in again.replies}
 
 
 _CACHE: dict[str, RuleSet] = {}

@@ -76,9 +76,27 @@ async def test_webhook_token_wrong_missing_or_right(bot: Bot) -> None:
     assert sorted(r["message_id"] for r in rows) == ["T-6", "T-7"]
 
 
-def test_webhook_token_is_compared_in_constant_time() -> None:
-    source = Path(webhook_module.__file__).read_text(encoding="utf-8")
-    assert "hmac.compare_digest(raw, self._token)" in source
+@pytest.mark.parametrize(
+    "given",
+    [
+        TOKEN[:-1],  # a prefix
+        TOKEN + "x",  # longer
+        "X" + TOKEN[1:],  # wrong first character
+        TOKEN[:-1] + "X",  # wrong last character
+        TOKEN.upper(),
+        "טוקן-" + TOKEN,  # not ASCII: compared as bytes, refused, never a 500
+        " " + TOKEN,
+    ],
+)
+async def test_only_the_exact_webhook_token_is_accepted(bot: Bot, given: str) -> None:
+    refused = await bot.post_webhook(message("TOKEN-1"), token=given)
+    assert refused.status == 401
+    if given.isascii() and given == given.strip():  # HTTP trims a header; ASCII only
+        by_header = await bot.post_webhook(
+            message("TOKEN-2"), token=None, headers={"X-Webhook-Token": given}
+        )
+        assert by_header.status == 401
+    assert (await bot.post_webhook(message("TOKEN-3"), token=TOKEN)).status == 200
 
 
 # -- slow clients ---------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -175,8 +176,12 @@ def test_deep_nesting_is_refused(tmp_path: Path) -> None:
 
 
 def test_very_deep_nesting_is_refused_without_recursion_error(tmp_path: Path) -> None:
-    error = error_of(tmp_path, "[" * 100_000 + "]" * 100_000)
-    assert isinstance(error, RuleError)
+    text = "[" * 100_000 + "]" * 100_000
+    error_of(tmp_path, text)  # a RuleError, not a RecursionError
+    diagnostics = Diagnostics()
+    assert parse_text(text, "deep.yaml", diagnostics) is None or diagnostics.errors
+    said = [(d.message, d.line) for d in diagnostics.errors]
+    assert ("nesting too deep for a rule file", 1) in said, said
 
 
 def test_files_over_one_mebibyte_are_refused(tmp_path: Path) -> None:
@@ -281,9 +286,25 @@ def test_negative_burst_window_is_an_error(tmp_path: Path) -> None:
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=300))
-def test_any_text_loads_or_raises_only_rule_error(text: str) -> None:
+def test_any_text_is_read_or_every_problem_is_placed_in_it(text: str) -> None:
     diagnostics = Diagnostics()
-    parse_text(text, "fuzz.yaml", diagnostics)  # must not raise anything
+    parsed = parse_text(text, "fuzz.yaml", diagnostics)  # never raises
+    if parsed is None:
+        assert diagnostics.errors, "nothing usable, and no error says why"
+    _placed_within(diagnostics.items, "fuzz.yaml", text)
+
+
+def _placed_within(problems: Sequence[Any], name: str, text: str) -> None:
+    """Each problem says something, in `name`, at a line and column that exist in `text`."""
+    lines = text.splitlines() or [""]
+    for problem in problems:
+        assert problem.message.strip()
+        if problem.line is None:
+            continue
+        assert problem.file is not None and problem.file.endswith(name)
+        assert 1 <= problem.line <= len(lines) + 1, (problem, len(lines))
+        if problem.column is not None:
+            assert problem.column >= 1
 
 
 _yaml_ish = st.recursive(
@@ -326,9 +347,17 @@ def test_any_yaml_structure_loads_or_raises_only_rule_error(
     import yaml
 
     path = tmp_path_factory.mktemp("fuzz") / "rules.yaml"
-    path.write_text(yaml.safe_dump(value, allow_unicode=True), encoding="utf-8")
-    with contextlib.suppress(RuleError):
-        load_rules(path)
+    text = yaml.safe_dump(value, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
+    try:
+        rules = load_rules(path)
+    except RuleError as error:
+        _placed_within([error], "rules.yaml", text)
+    else:
+        # Loaded: every rule answers with a card, and its names are its own.
+        assert isinstance(value, dict) or value is None
+        assert len(set(rules.rule_names)) == len(rules.rule_names)
+        assert all(rule.card.name and rule.card.phone for rule in rules.rules)
 
 
 def test_reading_pauses_the_garbage_collector_only_while_it_reads(tmp_path: Path) -> None:
