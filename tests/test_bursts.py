@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from bot import decider as decider_module
 from bot.config import Config
 from bot.pipeline import Pipeline
 from bot.service import Service
+from bot.store import DecidedBatch
 from tests.conftest import Bot, RunningSandbox, make_config, wait_until
 
 WINDOW_S = 1.0
@@ -185,20 +189,33 @@ async def test_without_a_window_each_message_is_answered_at_once(
 
 
 async def test_one_clients_messages_are_decided_in_arrival_order_by_one_worker_at_a_time(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two workers on one store race for the same clients: each message is decided once,
-    in order (the rate cap of 5 an hour lets exactly the first five through)."""
+    in order (the rate cap of 5 an hour lets exactly the first five through), and both
+    workers take part (each claims one client a round, so neither can take everything)."""
+    monkeypatch.setattr(decider_module, "CLAIM_LIMIT", 1)
     config: Config = make_config(
         tmp_path, sandbox, rules=burst_rules(tmp_path, window_s=0), max_replies_per_hour=5
     )
+    numbers = [CLIENT, OTHER, "972541111111", "972542222222"]
     service = await Service.start(config, run_worker=False, watch_rules=False)
     sandbox.gateway.webhook_url = service.webhook_url
-    try:
-        import aiohttp
+    finished: Counter[str] = Counter()  # clients whose decisions each worker recorded
+    record = service.store.finish_batches
 
+    async def finish_and_count(items: Sequence[DecidedBatch], now: float) -> list[bool]:
+        recorded = await record(items, now)
+        for item, ok in zip(items, recorded, strict=True):
+            if ok:
+                finished[item.batch.claim.split(":")[0]] += 1
+            await asyncio.sleep(0)  # the other worker may claim between two records
+        return recorded
+
+    monkeypatch.setattr(service.store, "finish_batches", finish_and_count)
+    try:
         async with aiohttp.ClientSession() as http:
-            for number in (CLIENT, OTHER):
+            for number in numbers:
                 for n in range(12):
                     async with http.post(
                         f"{sandbox.url}/clients/{number}/messages", json={"body": f"sales {n}"}
@@ -216,12 +233,15 @@ async def test_one_clients_messages_are_decided_in_arrival_order_by_one_worker_a
         ]
         await asyncio.gather(*(worker.drain() for worker in workers))
         rows: list[dict[str, Any]] = await service.store.query(  # type: ignore[attr-defined]
-            "SELECT address, outcome FROM inbox ORDER BY received_at, id"
+            "SELECT address, outcome, state FROM inbox ORDER BY received_at, id"
         )
     finally:
         await service.stop()
-    for number in (CLIENT, OTHER):
+    assert all(row["state"] == "done" for row in rows)
+    for number in numbers:
         decided = [row["outcome"] for row in rows if row["address"] == number]
         assert decided == ["reply"] * 5 + ["rate_limited"] * 7
     cards = [s["replyTo"] for s in sandbox.gateway.state.sent]
-    assert len(cards) == len(set(cards)) == 10
+    assert len(cards) == len(set(cards)) == 5 * len(numbers)
+    assert finished["w0"] >= 1 and finished["w1"] >= 1, finished
+    assert sum(finished.values()) == len(numbers)  # each client's messages decided once

@@ -43,10 +43,11 @@ MOMENTS = ("ack", "decide", "send", "mark_done")
 #: no step of the run may take longer than this (a dead bot fails the test, never hangs it)
 STEP_DEADLINE_S = 60.0
 RUN_DEADLINE_S = 600.0
+DRAIN_DEADLINE_S = 300.0
 
 #: clients a decider claimed whose messages it has not decided yet
 MID_DECISION = (
-    "SELECT COUNT(*) FROM clients c WHERE c.claimed_by IS NOT NULL "
+    "SELECT DISTINCT c.claimed_by FROM clients c WHERE c.claimed_by IS NOT NULL "
     "AND EXISTS (SELECT 1 FROM inbox i WHERE i.client = c.client AND i.state = 'pending')"
 )
 
@@ -60,7 +61,7 @@ def write_config(folder: Path, *, port: int, gateway_url: str, store: str) -> Pa
         store=store,
         port=port,
         gateway={
-            "timeout_s": 2,
+            "timeout_s": 5,
             "backoff_base_s": 0.05,
             "backoff_max_s": 0.5,
             "max_attempts": 50,
@@ -114,7 +115,16 @@ class KillLog:
     """Where each kill landed, as the store and the sandbox show it right after it."""
 
     landed: Counter[str] = field(default_factory=Counter)
+    #: (card, try) of every send a kill found in flight (the gateway may have had it)
+    caught: set[tuple[str, int]] = field(default_factory=set)
+    #: claims seen at earlier kills (PostgreSQL keeps a dead process's until they lapse)
+    claims: set[str] = field(default_factory=set)
     kills: int = 0
+
+
+async def _fresh_claims(query: Query, log: KillLog) -> set[str]:
+    """Claims on clients with messages not decided yet, other than earlier kills left."""
+    return {str(row[0]) for row in await query(MID_DECISION) if row[0]} - log.claims
 
 
 async def wait_for(condition: Callable[[], Awaitable[bool]], timeout_s: float) -> bool:
@@ -127,7 +137,7 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], timeout_s: float) -
 
 
 async def aim_and_kill(
-    moment: str, bot: ServeProcess, sandbox: SandboxGateway, query: Query
+    moment: str, bot: ServeProcess, sandbox: SandboxGateway, query: Query, log: KillLog
 ) -> str | None:
     """Wait for `moment` (a few seconds at most), then SIGKILL the bot. Returns the gateway's
     side of the kill: "send" (a Send Contact was open, not yet answered), "mark_done" (the
@@ -136,7 +146,7 @@ async def aim_and_kill(
     if moment == "decide":
 
         async def deciding() -> bool:
-            return bool((await query(MID_DECISION))[0][0])
+            return bool(await _fresh_claims(query, log))
 
         if await wait_for(deciding, 5.0):
             bot.kill()
@@ -175,14 +185,16 @@ def _killed(bot: ServeProcess) -> Callable[[], Awaitable[bool]]:
 
 
 async def where_it_landed(
-    at_gateway: str | None, sandbox: SandboxGateway, query: Query, cut: int
+    at_gateway: str | None, sandbox: SandboxGateway, query: Query, cut: int, log: KillLog
 ) -> set[str]:
     """The moments the kill caught, as what it left behind shows: requests cut off mid-way
     (`cut`), clients claimed and not finished, a send left `sending` in the outbox while the
     gateway held it unanswered, or one the gateway had accepted."""
     landed = {"ack"} if cut else set()
-    if (await query(MID_DECISION))[0][0]:
+    fresh = await _fresh_claims(query, log)
+    if fresh:
         landed.add("decide")
+        log.claims |= fresh
     sending = {row[0] for row in await query("SELECT reply_to FROM outbox WHERE state = 'sending'")}
     accepted = {str(record["replyTo"]) for record in sandbox.state.sent}
     if at_gateway == "send" and sending:
@@ -224,11 +236,17 @@ async def kill_run(tmp_path: Path, store: str, query: Query) -> None:
                 assert time.monotonic() - started < RUN_DEADLINE_S, "the kill run took too long"
                 await asyncio.sleep(rng.uniform(0.05, 0.3))  # let work pile up after the start
                 cut_before = producers.cut_off
-                at_gateway = await aim_and_kill(MOMENTS[log.kills % 4], bot, sandbox, query)
+                at_gateway = await aim_and_kill(MOMENTS[log.kills % 4], bot, sandbox, query, log)
                 log.kills += 1
                 await asyncio.sleep(0.05)  # requests cut off by the kill see their reset
                 cut = producers.cut_off - cut_before
-                log.landed.update(await where_it_landed(at_gateway, sandbox, query, cut))
+                log.landed.update(await where_it_landed(at_gateway, sandbox, query, cut, log))
+                # One try caught by a kill, however many kills find it (PostgreSQL leaves a
+                # dead process's send `sending` until its lease lapses).
+                for card, attempt in await query(
+                    "SELECT reply_to, attempts FROM outbox WHERE state = 'sending'"
+                ):
+                    log.caught.add((str(card), int(attempt)))
                 bot.start()
                 await bot.wait_up(http, timeout_s=STEP_DEADLINE_S)  # never kill a starting bot
             await asyncio.wait_for(asyncio.gather(*senders), timeout=RUN_DEADLINE_S)
@@ -236,11 +254,20 @@ async def kill_run(tmp_path: Path, store: str, query: Query) -> None:
             async def all_answered() -> bool:
                 return matching <= {s["replyTo"] for s in sandbox.state.sent}
 
-            assert await wait_for(all_answered, STEP_DEADLINE_S), "cards missing after the run"
+            # Sends go one at a time (concurrency 1): the last ones may take a while to drain.
+            if not await wait_for(all_answered, DRAIN_DEADLINE_S):
+                missing = matching - {s["replyTo"] for s in sandbox.state.sent}
+                inbox = await query("SELECT state, outcome, COUNT(*) FROM inbox GROUP BY 1, 2")
+                outbox = await query("SELECT state, error, COUNT(*) FROM outbox GROUP BY 1, 2")
+                raise AssertionError(
+                    f"{len(missing)} cards missing after the run; inbox {inbox}; outbox "
+                    f"{outbox}; log: {bot.log_tail(1500)}"
+                )
             await asyncio.sleep(0.5)  # anything left in flight lands now, or never
         exit_code = await bot.stop_async()
         assert exit_code == 0, bot.log_tail()
-        uncertain = (await query("SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1"))[0][0]
+        flagged = await query("SELECT reply_to FROM outbox WHERE possible_duplicate = 1")
+        uncertain = {str(row[0]) for row in flagged}
         stored = (await query("SELECT COUNT(*) FROM inbox"))[0][0]
     finally:
         if bot.running:
@@ -254,13 +281,20 @@ async def kill_run(tmp_path: Path, store: str, query: Query) -> None:
         f"\nkill run ({'postgresql' if '://' in store else 'sqlite'}): {MESSAGES} messages "
         f"({len(matching)} matching), "
         f"{log.kills} kills landing in {dict(log.landed)}, {len(lost)} lost, "
-        f"{duplicates} duplicates, {uncertain} sends uncertain at a kill"
+        f"{duplicates} duplicates, {len(uncertain)} sends uncertain at a kill"
     )
     assert stored == MESSAGES
     assert not lost
     assert set(cards) <= matching  # nothing answered that should not be
-    assert max(cards.values()) <= 2
-    assert duplicates <= uncertain <= log.kills
+    # A card goes out again only for a kill that caught its send in flight, and is counted.
+    caught = Counter(card for card, _ in log.caught)
+    assert all(count - 1 <= caught[card] for card, count in cards.items())
+    assert {card for card, count in cards.items() if count > 1} <= uncertain
+    # Uncertain sends: those a kill caught in flight, and any whose answer was late (a slow
+    # machine), each logged as such.
+    late = bot.log_text().count("it may have accepted the send")
+    assert len(log.caught) <= log.kills  # one send at a time
+    assert len(uncertain) <= len(log.caught) + late
     # Every moment of a message's life was hit by some kill.
     assert all(log.landed[moment] >= 1 for moment in MOMENTS), dict(log.landed)
 
