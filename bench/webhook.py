@@ -171,6 +171,17 @@ def measure(
     return rate, latency, (cpu_after - cpu_before) * 1000 / (rate * elapsed) * 1000
 
 
+def wait_until_quiet(pid: int, *, timeout_s: float = 120.0) -> None:
+    """Until the process uses under 5 % of a core over half a second (its backlog is done)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        after = cpu_seconds(pid)
+        if before is None or after is None or after - before < 0.025:
+            return
+
+
 def run_history(args: argparse.Namespace, work: Path, history: int) -> None:
     """The rounds against one store holding `history` messages."""
     server_cpu, load_cpus = pinning()
@@ -233,6 +244,7 @@ def run_history(args: argparse.Namespace, work: Path, history: int) -> None:
                 f"{statistics.median(cpu_ratios):.2f}   (the ratio if both were CPU-bound); "
                 f"rulebot {statistics.median(bot_cpus):.0f} ms per 1,000 requests"
             )
+        wait_until_quiet(bot.pid)  # the rounds' backlog decided and sent first
         paced = asyncio.run(
             paced_run(bot_port, args.rate, args.seconds, f"bot{history}", args.clients)
         )
