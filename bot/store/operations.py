@@ -176,11 +176,12 @@ async def finish_batches(conn: Connection, items: Sequence[DecidedBatch], now: f
     sends queued, the client's last message time; the claim released. (A queued card counts
     for `once_per` from the outbox while in flight, and from client_replies once accepted.)"""
     owners: dict[str, str | None] = {}
-    for chunk, marks in chunks([item.batch.client for item in items]):
+    for chunk, marks in chunks(sorted({item.batch.client for item in items})):
         # Locked until commit where instances share the database: nobody takes the client over
         # between this check and the writes, so a lapsed claim never records a second decision.
+        # In the clients' order, as storing webhooks locks them: the two never deadlock.
         for row in await conn.fetch(
-            f"SELECT client, claimed_by FROM clients WHERE client IN ({marks})"
+            f"SELECT client, claimed_by FROM clients WHERE client IN ({marks}) ORDER BY client"
             f"{conn.dialect.for_update}",
             *chunk,
         ):

@@ -12,6 +12,7 @@ webhooks share a transaction (group commit), as they do on SQLite.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -25,7 +26,7 @@ from bot.store import operations as ops
 from bot.store.dialect import POSTGRES
 from bot.store.migrations import POSTGRES_MIGRATIONS, POSTGRES_VERSION_TABLE
 from bot.store.operations import Connection
-from bot.store.rows import ClientBatch, DecidedBatch, InboxRow, OutboxItem, PendingMessage
+from bot.store.rows import ClientBatch, InboxRow, OutboxItem, PendingMessage
 from bot.store.sql_store import SqlStore, settle
 
 T = TypeVar("T")
@@ -142,17 +143,6 @@ class PostgresStore(SqlStore):
         lease_s: float,
     ) -> tuple[list[ClientBatch], float | None]:
         return await self._run(_claim_clients, now, window_s, max_wait_s, limit, worker, lease_s)
-
-    async def finish_batches(self, items: Sequence[DecidedBatch], now: float) -> list[bool]:
-        # Each batch in its own transaction: one lapsed claim must not undo the others.
-        async def finish(item: DecidedBatch) -> bool:
-            try:
-                await self.finish_batch(item, now)
-            except StoreError:
-                return False
-            return True
-
-        return list(await asyncio.gather(*(finish(item) for item in items)))
 
     async def claim_sends(
         self, *, now: float, limit: int, worker: str, lease_s: float
@@ -324,6 +314,11 @@ async def _claim_clients(
         claim = f"{worker}:{uuid.uuid4().hex[:12]}"
         batches.append(ClientBatch(client=client, messages=tuple(messages), claim=claim))
     if batches:
+        # Read here, in one go, what deciding needs about the clients: asked one client at a
+        # time, a round of hundreds of clients would hold every pooled connection and leave
+        # the sender and the webhook waiting for one.
+        records = await ops.client_records(conn, [b.client for b in batches], now)
+        batches = [dataclasses.replace(b, record=records[b.client]) for b in batches]
         await conn.execute(
             "UPDATE clients SET claimed_by = u.claim, claim_until = $1 "
             "FROM unnest($2::text[], $3::text[]) AS u(client, claim) "
