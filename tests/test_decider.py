@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,10 @@ from bot.decider import Decider
 from bot.inbox_rows import inbox_row
 from bot.rulebook import RuleBook
 from bot.store import open_store
+from bot.store.postgres import PostgresStore
 from bot.testing import serve_config
 from tests.conftest import ACCOUNT, API_KEY, TOKEN
+from tests.pg import postgres_schema
 
 T0 = 1_700_000_000.0
 CLIENT = "972541234567"
@@ -99,3 +102,59 @@ async def test_the_log_says_what_matched_and_how(
     )
     assert line.__dict__["message_id"] == "m1"
     assert CLIENT not in line.getMessage()
+
+
+@pytest.mark.postgres
+async def test_a_round_of_hundreds_of_clients_takes_one_pooled_connection_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """On PostgreSQL the sender and the webhook share the decider's connection pool: a round
+    that asked for each client's record and recorded each client in transactions of their
+    own, all at once, held every connection while it lasted (sends then waited ~20 ms for a
+    connection, twice each, and a kill run could not catch up). One claim reads every
+    record, and each slice is recorded in one transaction."""
+    async with postgres_schema() as url:
+        config = Config.model_validate(
+            serve_config(
+                account=ACCOUNT,
+                gateway_url="http://127.0.0.1:9/unused",
+                store=url,
+                api_key=API_KEY,
+                webhook_token=TOKEN,
+            )
+        )
+        rulebook = RuleBook(config.rules, default_region=config.default_region)
+        rulebook.load()
+        store = await open_store(config.store)
+        assert isinstance(store, PostgresStore)
+        held = most_held = 0
+        run = store._run
+
+        async def counted(operation: Any, *args: Any) -> Any:
+            nonlocal held, most_held
+            held += 1
+            most_held = max(most_held, held)
+            try:
+                return await run(operation, *args)
+            finally:
+                held -= 1
+
+        try:
+            clients = [f"97254{n:07d}" for n in range(300)]
+            for n, client in enumerate(clients):
+                text = "sales please" if n % 2 else "what's the weather?"
+                message = InboundMessage(
+                    id=f"m{n}", client=client, address=client, text=text, type="text", timestamp=T0
+                )
+                await store.add_inbound(inbox_row(message), T0)
+            decider = Decider(
+                store=store, rulebook=rulebook, config=config, worker_id="w1", clock=lambda: T0 + 1
+            )
+            store._run = counted  # type: ignore[method-assign]
+            assert (await decider.decide_pending())[0] == len(clients)
+            store._run = run  # type: ignore[method-assign]
+            stats = await store.stats(since=0, now=T0 + 1)
+        finally:
+            await store.close()
+    assert most_held == 1
+    assert (stats.inbox_pending, stats.outbox_pending) == (0, len(clients) // 2)
