@@ -288,13 +288,13 @@ async def kill_run(tmp_path: Path, store: str, query: Query) -> None:
     assert set(cards) <= matching  # nothing answered that should not be
     # A card goes out again only for a kill that caught its send in flight, and is counted.
     caught = Counter(card for card, _ in log.caught)
-    assert all(count - 1 <= caught[card] for card, count in cards.items())
-    assert {card for card, count in cards.items() if count > 1} <= uncertain
+    assert all(count - 1 <= caught[card] for card, count in cards.items()), (cards, log)
+    assert {card for card, count in cards.items() if count > 1} <= uncertain, log
     # Uncertain sends: those a kill caught in flight, and any whose answer was late (a slow
     # machine), each logged as such.
-    late = bot.log_text().count("it may have accepted the send")
-    assert len(log.caught) <= log.kills  # one send at a time
-    assert len(uncertain) <= len(log.caught) + late
+    late = bot.log_text().count("may have accepted the send")
+    assert len(log.caught) <= log.kills, log  # one send at a time
+    assert len(uncertain) <= len(log.caught) + late, (len(uncertain), log, late)
     # Every moment of a message's life was hit by some kill.
     assert all(log.landed[moment] >= 1 for moment in MOMENTS), dict(log.landed)
 
