@@ -125,12 +125,15 @@ def _shape_errors(text: str) -> tuple[bool, Any]:
     return not read.errors and isinstance(data, dict), data
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+#: the mistakes that are not YAML syntax errors: an editor's schema applies to those
+READABLE = [path for path in FILES if _shape_errors(as_written(path))[0]]
+
+
+@pytest.mark.parametrize("path", READABLE, ids=[p.stem for p in READABLE])
 def test_the_schema_and_check_agree_on_the_shape(path: Path) -> None:
     """Editors check with the JSON Schema as the owner types: it must flag what check flags."""
     readable, data = _shape_errors(as_written(path))
-    if not readable:
-        pytest.skip("a YAML syntax error: no editor schema applies")
+    assert readable
     shape = Diagnostics()
     validate(data, SourceMap(path.name), shape)
     schema_errors = list(jsonschema.Draft202012Validator(rulebook_schema()).iter_errors(data))
