@@ -23,6 +23,7 @@ from bot.store.rows import (
     ClientRecord,
     DecidedBatch,
     OutboxItem,
+    PeriodFigures,
     StoreStats,
 )
 
@@ -245,21 +246,16 @@ async def record_event(conn: Connection, kind: str, detail: str, now: float) -> 
     )
 
 
-async def stats(conn: Connection, since: float) -> StoreStats:
+async def stats(conn: Connection, since: float, period: PeriodFigures) -> StoreStats:
+    """The store's figures: `period` (counted by the caller, see period_counts.py) with the
+    queue depths, the uncertain sends and the latest errors counted now."""
     # Each count reads an index bounded by the rows in flight or by `since`, never the history:
     # the in-flight states spelled as the outbox_due index's condition, so SQLite uses it.
     counts = await conn.fetchrow(
         "SELECT "
         "(SELECT COUNT(*) FROM inbox WHERE state = 'pending') AS inbox_pending, "
-        "(SELECT COUNT(*) FROM inbox WHERE received_at >= ?) AS received, "
         "(SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1 AND created_at >= ?) "
-        "  AS uncertain, "
-        "(SELECT COUNT(*) FROM outbox WHERE warning IS NOT NULL AND finished_at >= ?) "
-        "  AS warned, "
-        "(SELECT COUNT(*) FROM conversations WHERE started_at >= ?) AS conversations",
-        since,
-        since,
-        since,
+        "  AS uncertain",
         since,
     )
     assert counts is not None  # a SELECT without FROM always has its one row
@@ -268,22 +264,17 @@ async def stats(conn: Connection, since: float) -> StoreStats:
             f"SELECT state, COUNT(*) FROM outbox WHERE {IN_FLIGHT} GROUP BY state",
         )
     )
-    outcomes = await conn.fetch(
-        "SELECT outcome, COUNT(*) FROM inbox WHERE decided_at >= ? GROUP BY outcome", since
-    )
-    sends = await conn.fetch(
-        "SELECT state, COUNT(*) FROM outbox WHERE finished_at >= ? GROUP BY state", since
-    )
     return StoreStats(
         inbox_pending=counts["inbox_pending"],
         outbox_pending=in_flight.get("pending", 0),
         outbox_in_flight=in_flight.get("sending", 0),
-        received=counts["received"],
-        outcomes={r[0]: r[1] for r in outcomes},
-        sends={r[0]: r[1] for r in sends},
+        received=period.received,
+        outcomes=dict(period.outcomes),
+        sends=dict(period.sends),
         uncertain=counts["uncertain"],
-        conversations=counts["conversations"],
-        accepted_with_warnings=counts["warned"],
+        conversations=period.conversations,
+        accepted_with_warnings=period.warned,
+        failures=dict(period.failures),
         recent_errors=await _recent_errors(conn, 5),
     )
 

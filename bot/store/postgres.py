@@ -46,6 +46,7 @@ class PostgresStore(SqlStore):
     """The store for several instances: one PostgreSQL database, one connection pool per process."""
 
     def __init__(self, pool: Any, url: str) -> None:
+        super().__init__()
         self._pool = pool
         self.url = url
         self._closed = False

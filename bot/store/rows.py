@@ -7,6 +7,7 @@ at the edge that uses the store (bot/inbox_rows.py).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -119,6 +120,26 @@ class OutboxItem:
     gateway_window_reported_at: float | None
 
 
+@dataclass(slots=True)
+class PeriodFigures:
+    """What happened in a span of time."""
+
+    received: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  #: inbox outcomes decided
+    sends: Counter[str] = field(default_factory=Counter)  #: outbox final states reached
+    failures: Counter[tuple[str, str]] = field(default_factory=Counter)  #: (state, error)
+    warned: int = 0  #: sends accepted with a warning
+    conversations: int = 0
+
+    def add(self, other: PeriodFigures) -> None:
+        self.received += other.received
+        self.outcomes.update(other.outcomes)
+        self.sends.update(other.sends)
+        self.failures.update(other.failures)
+        self.warned += other.warned
+        self.conversations += other.conversations
+
+
 @dataclass(frozen=True, slots=True)
 class StoreStats:
     """Figures for `rulebot status` and the dashboard, for the period since `since`."""
@@ -135,5 +156,7 @@ class StoreStats:
     conversations: int
     #: sends accepted since `since` whose OK answer lacked something (see outbox.warning)
     accepted_with_warnings: int = 0
+    #: sends since `since` that did not go out, by (state, error text)
+    failures: Mapping[tuple[str, str], int] = field(default_factory=dict)
     #: (when, outbox state, error text), newest first
     recent_errors: Sequence[tuple[float, str, str]] = field(default_factory=tuple)

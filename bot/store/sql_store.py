@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from bot.store import operations as ops
 from bot.store import outcomes
+from bot.store.operations import Connection
+from bot.store.period_counts import PeriodCounts
 from bot.store.rows import (
     FINAL_STATES,
     ClientBatch,
@@ -27,6 +29,10 @@ _PRUNE_PAUSE_S = 0.01
 
 class SqlStore(ABC):
     """Everything both stores do alike; see bot/store/base.py for what each method promises."""
+
+    def __init__(self) -> None:
+        #: "today's" figures: finished hours counted once, kept for the next view
+        self._period_counts = PeriodCounts()
 
     @abstractmethod
     async def _run(self, operation: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -109,7 +115,7 @@ class SqlStore(ABC):
         await self._run(ops.record_event, kind, detail, now)
 
     async def stats(self, *, since: float, now: float) -> StoreStats:
-        return await self._run(ops.stats, since)
+        return await self._run(_stats, since, now, self._period_counts)
 
     async def prune(self, *, older_than: float) -> int:
         """In batches of ops.PRUNE_BATCH rows a table, each its own transaction, with a pause
@@ -125,6 +131,10 @@ class SqlStore(ABC):
     async def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows as dicts (for the dashboard and tests); `?` placeholders on both databases."""
         return await self._run(ops.query, sql, params)
+
+
+async def _stats(conn: Connection, since: float, now: float, counts: PeriodCounts) -> StoreStats:
+    return await ops.stats(conn, since, await counts.since(conn, since, now))
 
 
 def settle(future: asyncio.Future[T], value: T, error: BaseException | None) -> None:

@@ -28,6 +28,7 @@ class SqliteStore(SqlStore):
     """The default store: one SQLite file."""
 
     def __init__(self, db: DatabaseThread, path: str) -> None:
+        super().__init__()
         self._db = db
         self.path = path
         # Webhooks arriving together are stored with one multi-row insert (see add_inbound).
