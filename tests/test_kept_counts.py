@@ -1,10 +1,12 @@
-"""Kept figures equal an exact count: "today's" figures (finished hours kept between views,
-bot/store/period_counts.py) after a day of mixed traffic (messages stored, decided, sent,
-retried, failed, refused, uncertain; old rows pruned), on a real SQLite file and on real
-PostgreSQL, and with two store instances sharing one PostgreSQL schema."""
+"""Kept figures equal an exact count: queue depths (kept by triggers in queue_counts) and
+"today's" figures (finished hours kept between views, bot/store/period_counts.py), after a day
+of mixed traffic (messages stored, decided, sent, retried, failed, refused, uncertain; old rows
+pruned; a restart), on a real SQLite file and on real PostgreSQL, and with two store instances
+sharing one PostgreSQL schema."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from bot.store import DecidedBatch, MessageOutcome, OutboxDraft, StoreStats, ope
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from tests.pg import postgres_schema
+from tests.test_store import message
 
 HOUR = 3600.0
 #: a UTC midnight; the day under test starts here or half an hour later (a +0:30 zone)
@@ -91,8 +94,6 @@ def kept(stats: StoreStats) -> dict[str, Any]:
 async def traffic(store: AnyStore, now: float, step: int, worker: str) -> None:
     """One round of mixed work at `now`: a few messages stored, some decided (a reply or no
     match), and the sends due claimed and ended every way a send ends."""
-    from tests.test_store import message
-
     for n in range(4):
         await store.add_inbound(message(f"{worker}-{step}-{n}", client=f"97250{step % 5:07d}"), now)
     batches, _ = await store.claim_clients(
@@ -155,6 +156,8 @@ async def check_a_day(stores: list[AnyStore], since: float) -> None:
             await traffic(store, now - LAG_S * n, step, f"w{n}")
             if step == 20:
                 await store.prune(older_than=DAY0 - 20 * 86400)
+            if step == 40:  # a restart: sends in flight released (SQLite), the depths recounted
+                await store.recover(now)
             for m, viewer in enumerate(stores):
                 view = await viewer.stats(since=since, now=now - LAG_S * m)
                 assert kept(view) == await exact(viewer, since)
@@ -182,6 +185,36 @@ async def test_two_instances_on_one_postgresql_each_see_exact_figures() -> None:
         a, b = await PostgresStore.open(url), await PostgresStore.open(url)
         try:
             await check_a_day([a, b], DAY0 + 0.5 * HOUR)
+        finally:
+            await a.close()
+            await b.close()
+
+
+@pytest.mark.postgres
+async def test_queue_depths_stay_exact_with_two_instances_writing_at_once() -> None:
+    """Both instances store, decide and send concurrently, one of them restarting (which folds
+    the kept rows into one exact count) meanwhile: the sum is the count of the rows, and each
+    instance's connections wrote rows of their own (no counter row shared by all writers)."""
+    async with postgres_schema() as url:
+        a, b = await PostgresStore.open(url), await PostgresStore.open(url)
+        try:
+            now = DAY0
+            for step in range(1, 25):
+                await asyncio.gather(
+                    traffic(a, now, step, "a"),
+                    traffic(b, now, step, "b"),
+                    traffic(a, now, step + 100, "a2"),
+                    *([a.recover(now)] if step == 12 else []),
+                )
+                now += 97.0
+            await a.add_inbound(message("late-a", client="972580000001"), now)
+            await b.add_inbound(message("late-b", client="972580000002"), now)
+            shards = await a.query("SELECT COUNT(DISTINCT shard) AS n FROM queue_counts")
+            assert shards[0]["n"] >= 2
+            for store in (a, b):
+                view = kept(await store.stats(since=DAY0, now=now))
+                assert view == await exact(store, DAY0)
+            assert view["inbox_pending"] and view["outbox_pending"] and view["outbox_in_flight"]
         finally:
             await a.close()
             await b.close()

@@ -132,9 +132,15 @@ async def test_sqlite_and_postgres_migrate_to_the_same_schema(tmp_path: Path) ->
         pg = await migrated_postgres(url)
     assert pg[0] == lite[0]
     assert pg[1] == lite[1]
-    assert {"inbox", "clients", "client_replies", "outbox", "conversations", "events"} == set(
-        lite[0]
-    )
+    assert {
+        "inbox",
+        "clients",
+        "client_replies",
+        "outbox",
+        "conversations",
+        "events",
+        "queue_counts",
+    } == set(lite[0])
 
 
 async def test_stores_created_by_the_first_release_migrate_to_the_same_schema(

@@ -35,8 +35,91 @@ class Table:
         return f"CREATE TABLE {self.name} (\n    {body}\n)"
 
 
-#: one migration: tables and portable statements, in order
-Migration = tuple[Table | str, ...]
+@dataclass(frozen=True, slots=True)
+class PerDialect:
+    """Statements each database writes its own way (triggers)."""
+
+    sqlite: tuple[str, ...]
+    postgresql: tuple[str, ...]
+
+    def statements(self, dialect: Dialect) -> tuple[str, ...]:
+        return self.postgresql if dialect.name == "postgresql" else self.sqlite
+
+
+#: one migration: tables and statements, in order
+Migration = tuple[Table | str | PerDialect, ...]
+
+#: what the queue depths are kept for: "table:state" (see queue_counts below)
+QUEUE_FIGURES = ("inbox:pending", "outbox:pending", "outbox:sending")
+#: queue_counts filled with an exact count (at migration, and when recovery folds the shards)
+RECOUNT_QUEUES = tuple(
+    f"INSERT INTO queue_counts(shard, figure, n) SELECT 0, '{figure}', COUNT(*) "
+    f"FROM {figure.split(':')[0]} WHERE state = '{figure.split(':')[1]}'"
+    for figure in QUEUE_FIGURES
+)
+
+
+def _sqlite_queue_triggers(table: str) -> tuple[str, ...]:
+    # One process writes a SQLite file, so one row per figure (shard 0) serialises nothing.
+    # A figure that is not kept (a finished state) matches no row and costs a key lookup.
+    counted = (
+        "UPDATE queue_counts SET n = n {sign} 1 "
+        "WHERE shard = 0 AND figure = '{table}:' || {row}.state"
+    )
+    return (
+        f"CREATE TRIGGER {table}_queue_insert AFTER INSERT ON {table} BEGIN "
+        f"{counted.format(sign='+', table=table, row='NEW')}; END",
+        f"CREATE TRIGGER {table}_queue_delete AFTER DELETE ON {table} BEGIN "
+        f"{counted.format(sign='-', table=table, row='OLD')}; END",
+        f"CREATE TRIGGER {table}_queue_update AFTER UPDATE OF state ON {table} "
+        f"WHEN OLD.state IS NOT NEW.state BEGIN "
+        f"{counted.format(sign='-', table=table, row='OLD')}; "
+        f"{counted.format(sign='+', table=table, row='NEW')}; END",
+    )
+
+
+def _postgres_queue_triggers(table: str) -> tuple[str, ...]:
+    run = "FOR EACH STATEMENT EXECUTE FUNCTION rulebot_count_queue()"
+    return (
+        f"CREATE TRIGGER {table}_queue_insert AFTER INSERT ON {table} "
+        f"REFERENCING NEW TABLE AS new_rows {run}",
+        f"CREATE TRIGGER {table}_queue_delete AFTER DELETE ON {table} "
+        f"REFERENCING OLD TABLE AS old_rows {run}",
+        f"CREATE TRIGGER {table}_queue_update AFTER UPDATE ON {table} "
+        f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows {run}",
+    )
+
+
+#: Several instances write one PostgreSQL: each connection adds its statements' changes to its
+#: own row (its backend's pid), so no two transactions ever wait on one counter row; the depth is
+#: the sum of the rows. Statement triggers see each statement's rows at once (one upsert per
+#: statement, not per row).
+_POSTGRES_COUNT_FUNCTION = """
+CREATE FUNCTION rulebot_count_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO queue_counts(shard, figure, n)
+        SELECT pg_backend_pid(), TG_TABLE_NAME || ':' || state, COUNT(*) FROM new_rows
+        WHERE state IN ('pending', 'sending') GROUP BY state
+        ON CONFLICT (shard, figure) DO UPDATE SET n = queue_counts.n + EXCLUDED.n;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO queue_counts(shard, figure, n)
+        SELECT pg_backend_pid(), TG_TABLE_NAME || ':' || state, -COUNT(*) FROM old_rows
+        WHERE state IN ('pending', 'sending') GROUP BY state
+        ON CONFLICT (shard, figure) DO UPDATE SET n = queue_counts.n + EXCLUDED.n;
+    ELSE
+        INSERT INTO queue_counts(shard, figure, n)
+        SELECT pg_backend_pid(), TG_TABLE_NAME || ':' || state, SUM(change) FROM (
+            SELECT state, 1 AS change FROM new_rows WHERE state IN ('pending', 'sending')
+            UNION ALL
+            SELECT state, -1 FROM old_rows WHERE state IN ('pending', 'sending')
+        ) changed GROUP BY state HAVING SUM(change) <> 0
+        ON CONFLICT (shard, figure) DO UPDATE SET n = queue_counts.n + EXCLUDED.n;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
 
 MIGRATIONS: list[Migration] = [
     (
@@ -146,15 +229,43 @@ MIGRATIONS: list[Migration] = [
         "CREATE INDEX outbox_client_in_flight ON outbox(client) "
         "WHERE state IN ('pending', 'sending')",
     ),
+    (
+        # Queue depths kept as rows change, by triggers (so every writer counts, a person's
+        # UPDATE too), instead of counting the rows in flight at each /metrics scrape and view.
+        # Triggers before the first count: PostgreSQL's CREATE TRIGGER waits for writers
+        # already running, and every later write is counted by the trigger.
+        Table(
+            "queue_counts",
+            ("shard INTEGER NOT NULL", "figure TEXT NOT NULL", "n INTEGER NOT NULL"),
+            primary_key=("shard", "figure"),
+        ),
+        PerDialect(
+            sqlite=(*_sqlite_queue_triggers("inbox"), *_sqlite_queue_triggers("outbox")),
+            postgresql=(
+                _POSTGRES_COUNT_FUNCTION,
+                *_postgres_queue_triggers("inbox"),
+                *_postgres_queue_triggers("outbox"),
+            ),
+        ),
+        *RECOUNT_QUEUES,
+    ),
 ]
 
 
 def render(migrations: list[Migration], dialect: Dialect) -> list[tuple[str, ...]]:
     """Each migration as the statements `dialect` runs."""
-    return [
-        tuple(step.ddl(dialect) if isinstance(step, Table) else step for step in migration)
-        for migration in migrations
-    ]
+    rendered = []
+    for migration in migrations:
+        statements: list[str] = []
+        for step in migration:
+            if isinstance(step, Table):
+                statements.append(step.ddl(dialect))
+            elif isinstance(step, PerDialect):
+                statements.extend(step.statements(dialect))
+            else:
+                statements.append(step)
+        rendered.append(tuple(statements))
+    return rendered
 
 
 SQLITE_MIGRATIONS = render(MIGRATIONS, SQLITE)

@@ -17,6 +17,7 @@ import orjson
 
 from bot.errors import StoreError
 from bot.store.dialect import Dialect
+from bot.store.migrations import RECOUNT_QUEUES
 from bot.store.rows import (
     FINAL_STATES,
     IN_FLIGHT_STATES,
@@ -249,34 +250,40 @@ async def record_event(conn: Connection, kind: str, detail: str, now: float) -> 
 async def stats(conn: Connection, since: float, period: PeriodFigures) -> StoreStats:
     """The store's figures: `period` (counted by the caller, see period_counts.py) with the
     queue depths, the uncertain sends and the latest errors counted now."""
-    # Each count reads an index bounded by the rows in flight or by `since`, never the history:
-    # the in-flight states spelled as the outbox_due index's condition, so SQLite uses it.
-    counts = await conn.fetchrow(
-        "SELECT "
-        "(SELECT COUNT(*) FROM inbox WHERE state = 'pending') AS inbox_pending, "
-        "(SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1 AND created_at >= ?) "
-        "  AS uncertain",
-        since,
-    )
-    assert counts is not None  # a SELECT without FROM always has its one row
-    in_flight = dict(
-        await conn.fetch(
-            f"SELECT state, COUNT(*) FROM outbox WHERE {IN_FLIGHT} GROUP BY state",
-        )
+    # Queue depths are kept by triggers (migration 6): a sum over a few rows, whatever the
+    # backlog. Sends flagged uncertain are few; the outbox_possible_duplicate index holds them.
+    depths = {
+        row[0]: int(row[1])
+        for row in await conn.fetch("SELECT figure, SUM(n) FROM queue_counts GROUP BY figure")
+    }
+    uncertain = await conn.fetchval(
+        "SELECT COUNT(*) FROM outbox WHERE possible_duplicate = 1 AND created_at >= ?", since
     )
     return StoreStats(
-        inbox_pending=counts["inbox_pending"],
-        outbox_pending=in_flight.get("pending", 0),
-        outbox_in_flight=in_flight.get("sending", 0),
+        inbox_pending=depths.get("inbox:pending", 0),
+        outbox_pending=depths.get("outbox:pending", 0),
+        outbox_in_flight=depths.get("outbox:sending", 0),
         received=period.received,
         outcomes=dict(period.outcomes),
         sends=dict(period.sends),
-        uncertain=counts["uncertain"],
+        uncertain=int(uncertain),
         conversations=period.conversations,
         accepted_with_warnings=period.warned,
         failures=dict(period.failures),
         recent_errors=await _recent_errors(conn, 5),
     )
+
+
+async def recount_queues(conn: Connection) -> None:
+    """Fold the kept queue depths into one exact count per figure (at start: the rows of
+    connections long gone are merged, and anything a trigger could not see is set right)."""
+    if conn.dialect.name == "postgresql":
+        # Writers' triggers wait while the rows are counted and replaced, so no change is
+        # counted twice or lost; a transaction that wrote before the lock ends first.
+        await conn.execute("LOCK TABLE queue_counts IN EXCLUSIVE MODE")
+    await conn.execute("DELETE FROM queue_counts")
+    for statement in RECOUNT_QUEUES:
+        await conn.execute(statement)
 
 
 async def _recent_errors(conn: Connection, limit: int) -> tuple[tuple[float, str, str], ...]:

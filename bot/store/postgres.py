@@ -256,11 +256,13 @@ async def _recover(conn: Connection, now: float) -> int:
     # Unlike SQLite's file, the database is shared: a claim may belong to a live instance, so
     # nothing is released here. Lapsed leases are taken over by the claim queries; a send whose
     # lease lapsed mid-flight is flagged now so the count reaches the log at once.
-    return await conn.execute(
+    flagged = await conn.execute(
         "UPDATE outbox SET possible_duplicate = 1 WHERE state = 'sending' AND lease_until < $1 "
         "AND possible_duplicate = 0",
         now,
     )
+    await ops.recount_queues(conn)
+    return flagged
 
 
 async def _claim_clients(

@@ -199,11 +199,13 @@ async def _recover(conn: Connection, now: float) -> int:
     await conn.execute(
         "UPDATE clients SET claimed_by = NULL, claim_until = NULL WHERE claimed_by IS NOT NULL"
     )
-    return await conn.execute(
+    released = await conn.execute(
         "UPDATE outbox SET state = 'pending', possible_duplicate = 1, next_attempt_at = ?, "
         "claimed_by = NULL, lease_until = NULL WHERE state = 'sending'",
         now,
     )
+    await ops.recount_queues(conn)
+    return released
 
 
 async def _claim_clients(
