@@ -161,6 +161,10 @@ async def check_a_day(stores: list[AnyStore], since: float) -> None:
             for m, viewer in enumerate(stores):
                 view = await viewer.stats(since=since, now=now - LAG_S * m)
                 assert kept(view) == await exact(viewer, since)
+            if step % 10 == 0:  # a period longer than the hours kept (since=0: the whole store)
+                for longer in (0.0, DAY0 - 3 * 86400):
+                    view = await stores[0].stats(since=longer, now=now)
+                    assert kept(view) == await exact(stores[0], longer)
         now += HOUR * 0.37
         step += 1
     assert step > 60

@@ -21,6 +21,8 @@ HOUR_S = 3600
 #: an hour is final this long after it ends (instances' clocks differ by a little, and a
 #: webhook acknowledged at the end of an hour is written a moment later)
 SETTLE_S = 120.0
+#: how far back hours are kept: "today" in any time zone, on a day with a DST change
+KEPT_HOURS = 48
 #: send states that did not go out (the dashboard's failures)
 _FAILED_STATES = frozenset({"failed", "refused", "window_expired"})
 
@@ -95,7 +97,8 @@ class PeriodCounts:
         current = int(now // HOUR_S)
         settled = int((now - SETTLE_S) // HOUR_S) - 1  # the last hour that can no longer change
         first_whole = -(-since // HOUR_S)  # the first hour that starts at or after `since`
-        first_whole = int(min(first_whole, current))
+        # Hours are kept for a day or two back; a longer period (a test's since=0) is counted.
+        first_whole = int(min(max(first_whole, current - KEPT_HOURS), current))
         for old in [h for h in self._final if h < first_whole]:
             del self._final[old]
         total = PeriodFigures()
