@@ -148,17 +148,13 @@ class KeywordIndex:
                 # a word no keyword reached: a typo of one, or one in Latin letters
                 if position >= greeting_end:
                     for entry in typos:
-                        self._phrase(found, entry, "typo", _TYPO, position)
+                        self._phrase(found, entry, _TYPO, False, position)
                     if spelled:
                         latin.append((position, spelled))
                 continue
             for entry, grade, prefixed in hits:
-                if grade < EXACT and position < greeting_end:
-                    continue
-                if len(entry.words) == 1:
-                    self._record(found, entry, _how(grade, prefixed), position, position + 1)
-                else:
-                    self._phrase(found, entry, _how(grade, prefixed), grade, position)
+                if grade >= EXACT or position >= greeting_end:
+                    self._phrase(found, entry, grade, prefixed, position)
         if latin and is_transliterated(tokens):
             reached = {e.start for evidence in found.evidence.values() for e in evidence}
             for position, entries in latin:
@@ -185,18 +181,21 @@ class KeywordIndex:
                 return
         evidence.append(new)
 
-    def _phrase(self, found: MessageMatch, entry: _Entry, how: str, grade: int, start: int) -> None:
-        """Record `entry` found at `start` if the words after it spell the rest of its phrase."""
+    def _phrase(
+        self, found: MessageMatch, entry: _Entry, grade: int, prefixed: bool, start: int
+    ) -> None:
+        """Record `entry` found at `start` (how well: `grade`, _TYPO for a typo) if the words
+        after it spell the rest of its phrase."""
+        typo = grade == _TYPO
         end = start + len(entry.words)
-        if len(entry.words) > 1:
+        if end > start + 1:
             rest = _rest_grade(
                 entry.words[1:], found.tokens[start + 1 : end], self.rules[entry.rule]
             )
             if rest is None:
                 return
-            if how != "typo":
-                how = _how(min(grade, rest), how == "prefix")
-        self._record(found, entry, how, start, end)
+            grade = min(grade, rest)
+        self._record(found, entry, "typo" if typo else _how(grade, prefixed), start, end)
 
     def _word(self, token: str) -> _Word:
         """What a message word may be (memoised per word: a shop's clients use a small
@@ -240,8 +239,7 @@ class KeywordIndex:
                     if grade == ROOT and _merely_contains(variant, entry.words[0]):
                         continue
                     found.append((entry, grade, prefixed))
-        hits = tuple(found)
-        return hits
+        return tuple(found)
 
     def _typo_lookup(self, token: str) -> tuple[_Entry, ...]:
         """Every keyword entry whose word `token` may be a misspelling of."""
