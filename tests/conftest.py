@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from bot.config import Config
+from bot.core import RuleSet, load_rules
 from bot.demo import start_sandbox
 from bot.sandbox import SEND_CONTACT_PATH, SandboxGateway
 from bot.service import Service
@@ -48,6 +49,13 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
         yield RunningSandbox(gateway, url)
     finally:
         await runner.cleanup()
+
+
+def rule_book(folder: Path, text: str) -> RuleSet:
+    """`text` written as `folder`/book.yaml and loaded the way the server loads it."""
+    path = folder / "book.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_rules(path)
 
 
 def make_config(

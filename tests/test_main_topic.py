@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.core import ClientState, InboundMessage, RuleSet, decide, load_rules
+from tests.conftest import rule_book
 
 BOOK = """\
 contacts:
@@ -49,9 +50,7 @@ fallback:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    path = tmp_path_factory.mktemp("topic") / "book.yaml"
-    path.write_text(BOOK, encoding="utf-8")
-    return load_rules(path)
+    return rule_book(tmp_path_factory.mktemp("topic"), BOOK)
 
 
 def answer(rules: RuleSet, text: str, at: datetime | None = None) -> tuple[str | None, str]:
@@ -127,13 +126,11 @@ def test_function_words_are_never_read_as_another_word(rules: RuleSet, text: str
 
 
 def test_a_function_word_still_matches_a_keyword_written_the_same(tmp_path: Path) -> None:
-    path = tmp_path / "book.yaml"
-    path.write_text(
+    book = rule_book(
+        tmp_path,
         'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
         "rules:\n  - name: tomorrow\n    keywords: [tomorrow, מחר]\n    reply: {contact: desk}\n",
-        encoding="utf-8",
     )
-    book = load_rules(path)
     assert answer(book, "open tomorrow?")[0] == "tomorrow"
     assert answer(book, "פתוחים מחר?")[0] == "tomorrow"
 
@@ -167,9 +164,7 @@ fallback:
 
 @pytest.fixture(scope="module")
 def example_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    path = tmp_path_factory.mktemp("examples") / "book.yaml"
-    path.write_text(EXAMPLES_BOOK, encoding="utf-8")
-    return load_rules(path)
+    return rule_book(tmp_path_factory.mktemp("examples"), EXAMPLES_BOOK)
 
 
 @pytest.mark.parametrize(
@@ -230,9 +225,7 @@ fallback:
 
 @pytest.fixture(scope="module")
 def name_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    path = tmp_path_factory.mktemp("names") / "book.yaml"
-    path.write_text(NAMES_BOOK, encoding="utf-8")
-    return load_rules(path)
+    return rule_book(tmp_path_factory.mktemp("names"), NAMES_BOOK)
 
 
 @pytest.mark.parametrize(
@@ -288,9 +281,7 @@ fallback:
 
 @pytest.fixture(scope="module")
 def latin_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    path = tmp_path_factory.mktemp("latin") / "book.yaml"
-    path.write_text(LATIN_BOOK, encoding="utf-8")
-    return load_rules(path)
+    return rule_book(tmp_path_factory.mktemp("latin"), LATIN_BOOK)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from bot.core import RuleSet, load_rules
 from bot.core.forms import squeezed, word_keys
 from bot.core.text import tokenize
+from tests.conftest import rule_book
 
 BOOK = """\
 contacts:
@@ -49,9 +50,7 @@ fallback:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    path = tmp_path_factory.mktemp("forms") / "book.yaml"
-    path.write_text(BOOK, encoding="utf-8")
-    return load_rules(path)
+    return rule_book(tmp_path_factory.mktemp("forms"), BOOK)
 
 
 def answer(rules: RuleSet, text: str) -> str | None:
