@@ -40,6 +40,7 @@ class MessageMatch:
         self.vetoes: dict[int, str] = {}
         self._clauses: list[float] | None = None
         self._support: dict[int, list[Support]] | None = None
+        self._strengths: dict[int, float] = {}
         self._examples_checked = False
 
     @property
@@ -110,7 +111,7 @@ class MessageMatch:
         allowed = {i for i in range(len(self._index.rules)) if i not in self.vetoes}
         found = self._index.examples.closest(self.tokens, allowed)
         if found is not None:
-            self.evidence.setdefault(found.rule, []).append(
+            self._add(
                 Evidence(
                     found.rule,
                     found.example,
@@ -130,7 +131,14 @@ class MessageMatch:
         )
 
     def strength(self, rule: int) -> float:
-        """The weight of a rule's evidence, each weighed by how central its clause is."""
+        """The weight of a rule's evidence, each weighed by how central its clause is
+        (remembered: ranking and explaining the choice ask for it several times)."""
+        known = self._strengths.get(rule)
+        if known is None:
+            known = self._strengths[rule] = self._strength(rule)
+        return known
+
+    def _strength(self, rule: int) -> float:
         evidence = self.evidence.get(rule)
         if not evidence:
             return 0.0
@@ -226,14 +234,16 @@ class MessageMatch:
                 found = None
             if found is not None:
                 shown = f"/{words.pattern.pattern}/"
-                self.evidence.setdefault(rule, []).append(
-                    Evidence(rule, shown, found.group(0), "pattern", 0, 1)
-                )
+                self._add(Evidence(rule, shown, found.group(0), "pattern", 0, 1))
                 return
         if words.catch_all and self.text.strip():
-            self.evidence.setdefault(rule, []).append(
-                Evidence(rule, "any message", "", "any", 0, 0)
-            )
+            self._add(Evidence(rule, "any message", "", "any", 0, 0))
+
+    def _add(self, item: Evidence) -> None:
+        """Evidence found after the scan (a pattern, an example): what was weighed is stale."""
+        self.evidence.setdefault(item.rule, []).append(item)
+        self._strengths.clear()
+        self._support = None
 
     def _clause_weights(self) -> list[float]:
         """For each token, how central its clause is (1 = ordinary)."""
