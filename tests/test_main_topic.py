@@ -360,3 +360,123 @@ def test_thanks_for_what_was_done_gets_no_card(rules: RuleSet, text: str) -> Non
 def test_thanks_with_a_question_or_a_request_is_answered(rules: RuleSet, text: str) -> None:
     name, why = answer(rules, text)
     assert name == "delivery", why
+
+
+REFINED_BOOK = """\
+contacts:
+  desk: {name: Desk, phone: "052-555-0123"}
+  garage: {name: Garage, phone: "052-555-0124"}
+  pharmacist: {name: Pharmacist, phone: "052-555-0125"}
+rules:
+  - name: eid closure
+    keywords: [دور, תור, slot]
+    when: {dates: ["2026-05-26..2026-05-29"]}
+    reply: {contact: desk}
+  - name: appointment
+    keywords: [دور, "بدي دور", תור, "לקבוע תור", slot, "book a slot"]
+    reply: {contact: desk}
+  - name: repair
+    keywords: [عطل, تصليح, fix, תיקון]
+    reply: {contact: garage}
+  - name: tyres
+    keywords: [بنشر, פנצ׳ר, puncture]
+    reply: {contact: garage}
+  - name: prescriptions
+    keywords: [وصفة, מרשם, prescription]
+    reply: {contact: pharmacist}
+  - name: pharmacist
+    keywords: [صيدلي, דחוף, urgent]
+    reply: {contact: pharmacist}
+  - name: cosmetics
+    keywords: [كريم, קרם, cream]
+    reply: {contact: desk}
+fallback:
+  reply: {contact: desk}
+"""
+
+
+@pytest.fixture(scope="module")
+def refined_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    return rule_book(tmp_path_factory.mktemp("refined"), REFINED_BOOK)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "فاتحين بعطلة العيد؟",  # عطلة, a holiday, is not عطل, a breakdown
+        "في عندكم دورة ميكانيك للشباب؟",  # دورة, a course, is not دور, a turn
+        "الصيدلية فاتحة اليوم؟",  # صيدلية, the pharmacy, is not صيدلي, the pharmacist
+    ],
+)
+def test_a_noun_that_ta_marbuta_makes_is_another_word(refined_rules: RuleSet, text: str) -> None:
+    name, why = answer(refined_rules, text)
+    assert name == "fallback", why
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("عندي عطل بالموتور", "repair"),
+        ("بدي دوري بكرا الصبح", "appointment"),  # my turn: a form
+        ("وصفتي جاهزة؟", "prescriptions"),  # the keyword has ة itself: its forms still meet
+        ("بدي اسأل الصيدلي عن دوا", "pharmacist"),
+    ],
+)
+def test_the_keywords_own_forms_still_match(refined_rules: RuleSet, text: str, rule: str) -> None:
+    name, why = answer(refined_rules, text)
+    assert name == rule, why
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["بدي دور للتصليح بعد العيد", "אני רוצה לקבוע תור לשבוע הבא", "can I book a slot for Monday?"],
+)
+def test_a_rule_for_some_dates_goes_before_the_rules_on_the_same_words(
+    refined_rules: RuleSet, text: str
+) -> None:
+    # the appointment rule names the words in a longer phrase, but on the closure's dates the
+    # owner's exception answers; on other days the ordinary rule does
+    eid = datetime(2026, 5, 27, 9, 0, tzinfo=UTC)
+    name, why = answer(refined_rules, text, at=eid)
+    assert name == "eid closure", why
+    assert "today is one of its dates, so it goes before 'appointment'" in why
+    assert answer(refined_rules, text)[0] == "appointment"
+
+
+def test_a_rule_for_some_dates_does_not_take_other_words(refined_rules: RuleSet) -> None:
+    eid = datetime(2026, 5, 27, 9, 0, tzinfo=UTC)
+    name, why = answer(refined_rules, "عندي بنشر، فاتحين؟", at=eid)
+    assert name == "tyres", why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "عندي بنشر، بتقدرو تصلحوه هلأ؟",  # a puncture, and "can you fix it" (same root as تصليح)
+        "יש לי פנצ׳ר, תוכלו לתקן עכשיו?",  # "לתקן" shares the root of "תיקון"
+    ],
+)
+def test_the_thing_named_beats_a_request_verb_in_a_question(
+    refined_rules: RuleSet, text: str
+) -> None:
+    # a word that only shares a root with a keyword ("تصلحوه") is not made stronger by the
+    # question it stands in; the named problem is the topic (English has no roots: "fix"
+    # written as the keyword is the keyword)
+    name, why = answer(refined_rules, text)
+    assert name == "tyres", why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "רציתי לשאול על קרם פנים אבל קודם כל - המרשם של אמא שלי מוכן? זה הכי דחוף",
+        "I wanted to ask about a face cream but first of all - is my mum's prescription ready? "
+        "it's the most urgent",
+        "بدي اسأل عن كريم للوجه بس اول اشي - وصفة امي جاهزة؟ هاد الاهم ضروري",
+    ],
+)
+def test_a_lead_in_gives_its_weight_to_what_follows(refined_rules: RuleSet, text: str) -> None:
+    # "but first of all -" says the next clause is the point; "urgent", a keyword of the
+    # pharmacist rule, does not also make its own clause the point
+    name, why = answer(refined_rules, text)
+    assert name == "prescriptions", why

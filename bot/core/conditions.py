@@ -62,6 +62,11 @@ class Condition:
         return Not(self)
 
 
+def on_dates(condition: Condition | None) -> bool:
+    """Whether `condition` limits its rule to some dates (a closure, a holiday), among others."""
+    return condition is not None and any(isinstance(c, Dates) for c in _parts(condition))
+
+
 def _parts(condition: Condition) -> tuple[Condition, ...]:
     return condition.conditions if isinstance(condition, AllOf) else (condition,)
 

@@ -89,15 +89,16 @@ FUNCTION_WORDS = _words(
     "not no yes just also too very only some any all each every other another more most",
     "now today tomorrow tonight yesterday soon later still already again",
     "want wanted ask asked know knew think thought tell told say said get got",
+    "thing things something anything",
     "את של על עם אם כי גם או אבל זה זו זאת אלה אלו הוא היא הם הן אני אתה את אנחנו אתם",
     "לי לך לו לה לנו לכם להם אותי אותך אותו אותה אותנו אותם שלי שלך שלו שלה שלנו שלכם",
     "יש אין מה מי מתי איפה איך למה כמה כל עוד כבר רק פה כאן שם כן לא אז אחרי לפני",
-    "היום מחר אתמול עכשיו הערב מחרתיים",
+    "היום מחר אתמול עכשיו הערב מחרתיים דבר משהו",
     "רציתי רוצה רוצים לשאול שאלה לדעת יודע יודעת תגיד תגידו אמרו אמר אמרה",
     "في من على عن الى الي مع هذا هذه هاد هاذا هادا هاي ذلك تلك انا انت انتي انتو انتم",
     "احنا نحن هو هي هم هن شو ايش وين فين متى امتى ايمتى كيف ليش لماذا قديش كم كل بس",
     "كمان ايضا مش ما لا اذا لو عشان لان لأن يعني عند عندي عندك عندكم عنا هيك",
-    "اليوم بكرا بكره امبارح هلق هلا هسا هلأ الحين",
+    "اليوم بكرا بكره امبارح هلق هلا هسا هلأ الحين اشي شي",
     "بدي بدنا اسأل بسأل سؤال بعرف بتعرف بتعرفو قلي قلتلي",
 )
 #: common words that look like a prefix and a keyword but are another word: "בתור" is "as"

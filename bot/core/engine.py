@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from bot.core.card import Card
-from bot.core.conditions import Moment
+from bot.core.conditions import Moment, on_dates
 from bot.core.message_match import MessageMatch
 from bot.core.ruleset import RuleSet
 from bot.core.values import CONVERSATION, ClientState, Decision, InboundMessage, Reply
@@ -57,7 +57,7 @@ def decide_burst(
             continue  # an advertisement, or thanks for what was done, is never answered
         asks = asks or not scan.social
         where = f" in message {position}" if numbered else ""
-        ranked = scan.candidates()
+        ranked = _dated_first(rules, scan, scan.candidates(), moment)
         for index in ranked:
             rule = rules.rules[index]
             found = scan.rule_match(index)
@@ -70,6 +70,8 @@ def decide_burst(
                     held_back.append(f"{_matched(rule.name, found, where)} but {failure}")
                 continue
             why = _why_chosen(rules, scan, index, ranked)
+            if _dated_today(rules, index, moment):
+                why += _why_dated(rules, scan, index)
             claim = _Claim(rule.name, rule.card, rule.once_per, message, found, where, why)
             if rule.words.catch_all or rule.words.greeting:
                 # A greeting answers only when no keyword rule matched any message,
@@ -166,6 +168,33 @@ def _already_sent(rule: str, once_per: str | None, moment: Moment, tz: tzinfo) -
     return None
 
 
+def _dated_first(
+    rules: RuleSet, scan: MessageMatch, ranked: list[int], moment: Moment
+) -> list[int]:
+    """`ranked`, with each rule for some dates whose dates are today moved ahead of the rules
+    that matched the same words: a closure or a holiday rule is the owner's exception to them
+    for those days, even where one of them names the words in a longer phrase."""
+    dated = [i for i in ranked if _dated_today(rules, i, moment)]
+    if not dated:
+        return ranked
+    order = list(ranked)
+    for rule in dated:
+        mine = scan.words_at(rule)
+        for place, other in enumerate(order):
+            if other == rule:
+                break
+            if other not in dated and mine & scan.words_at(other):
+                order.remove(rule)
+                order.insert(place, rule)
+                break
+    return order
+
+
+def _dated_today(rules: RuleSet, index: int, moment: Moment) -> bool:
+    condition = rules.rules[index].condition
+    return condition is not None and on_dates(condition) and condition.test(moment)
+
+
 def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int]) -> str:
     """Why rule `index` won over the rules it outranked, and which keywords were negated."""
     parts = []
@@ -206,6 +235,21 @@ def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int
     if named:
         parts.append(f" (not counted: {'; '.join(named[:3])})")
     return "".join(parts)
+
+
+def _why_dated(rules: RuleSet, scan: MessageMatch, index: int) -> str:
+    mine = scan.words_at(index)
+    overruled = [
+        f"'{rules.rules[o].name}'"
+        for o in scan.evidence
+        if o != index and scan.strength(o) > scan.strength(index) and mine & scan.words_at(o)
+    ]
+    if not overruled:
+        return ""
+    return (
+        f" (today is one of its dates, so it goes before {', '.join(overruled[:2])},"
+        " which matched the same words)"
+    )
 
 
 def _matched(rule: str, found: str, where: str) -> str:

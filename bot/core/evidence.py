@@ -173,15 +173,19 @@ def clause_ids(folded: str, count: int) -> list[int]:
     return ids if len(ids) == count else [0] * count
 
 
-def clause_weights(folded: str, count: int) -> list[float]:
+def clause_weights(folded: str, count: int, topics: frozenset[int] = frozenset()) -> list[float]:
     """For each of the `count` words of a folded text, how central its clause is to the message.
 
     The text is cut into clauses at punctuation; a clause that marks its point ("mainly",
     "I need") or asks a question weighs more, one in the background ("later", "thanks for",
-    "yesterday") less, and a clause after "but" more.
+    "yesterday") less, and a clause after "but" more. The words at `topics` (keywords found)
+    are what a clause is about, never a cue too: "urgent" as a rule's keyword does not also
+    make its own clause the point.
     """
     weights: list[float] = []
     after_contrast = False
+    carried = 0.0  # what a lead-in ("but first of all -") gives the clause after it
+    position = 0
     for words, mark in split_clauses(folded):
         if not words:
             continue
@@ -193,16 +197,25 @@ def clause_weights(folded: str, count: int) -> list[float]:
             parts[-1].append(word)
         for n, part in enumerate(parts):
             focus = request = background = 0
+            lead_in = True  # only cues and function words: it points at what follows
             for word in part:
-                is_focus, is_request, is_background, _ = _clause_cues(word)
+                position += 1
+                if position - 1 in topics:
+                    lead_in = False
+                    continue
+                is_focus, is_request, is_background, is_contrast = _clause_cues(word)
                 focus += is_focus
                 request += is_request
                 background += is_background
+                if not (is_focus or is_contrast or is_cue(word, cues.FUNCTION_WORDS)):
+                    lead_in = False
             weight = 1.0 + 0.5 * min(2, focus) + 0.3 * min(1, request) - 0.4 * min(2, background)
             if "?" in mark or "؟" in mark:
                 weight += 0.2
             if after_contrast or n > 0:
                 weight += 0.3
+            weight += carried
+            carried = weight - 1.0 if lead_in and focus and weight > 1.0 else 0.0
             weights.extend([max(0.2, weight)] * len(part))
             after_contrast = False
         after_contrast = bool(words) and _clause_cues(words[-1])[3]

@@ -39,7 +39,7 @@ HEBREW_SUFFIXES = (
 #: Arabic suffixes (ة already folded to ه, ى to ي): plurals and duals (ات, ين, ون, ان, تين),
 #: pronouns (ه, ها, هم, كم, كو, نا, ني, ي, ك), verb endings (وا, و, ت, تو, نا).
 ARABIC_SUFFIXES = (
-    "تين", "كمو", "يات", "يه",
+    "تين", "كمو", "يات",
     "ات", "ين", "ون", "ان", "ها", "هم", "كم", "كو", "نا", "ني", "وا", "تو", "تي",
     "ه", "ي", "ك", "ت", "و",
 )  # fmt: skip
@@ -120,6 +120,23 @@ def arabic_stems(word: str) -> tuple[str, ...]:
         return (word,)
     twice = _strip_suffix(once, ARABIC_SUFFIXES, _MIN_ARABIC_STEM)
     return (once, twice) if twice != once else (once,)
+
+
+def another_noun(word: str, keyword: str) -> bool:
+    """Whether Arabic `word` is a noun that ة makes of the keyword word, not one of its forms.
+
+    On a bare three-letter noun ة makes a noun of its own ("عطل" a breakdown, "عطلة" a
+    holiday; "دور" a turn, "دورة" a course), and after the ي of a describing word a place or a
+    field ("صيدلي" a pharmacist, "صيدلية" a pharmacy). ة is folded to ه, so "his turn" (also
+    "دوره") is given up with it: clients name their own ("دوري"). A keyword written with ة
+    keeps all its forms ("وصفة" meets "وصفتي").
+    """
+    return (
+        word.endswith("ه")
+        and not keyword.endswith("ه")
+        and word[:-1] == keyword
+        and (len(keyword) == 3 or keyword.endswith("ي"))
+    )
 
 
 def _strip_suffix(word: str, suffixes: tuple[str, ...], keep: int) -> str:

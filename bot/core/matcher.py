@@ -22,7 +22,7 @@ import regex
 from bot.core import cues
 from bot.core.evidence import Evidence, mark_negations
 from bot.core.examples import ExampleIndex
-from bot.core.forms import EXACT, FORM, ROOT, token_variants, word_keys
+from bot.core.forms import EXACT, FORM, ROOT, another_noun, token_variants, word_keys
 from bot.core.message_match import MessageMatch
 from bot.core.names import mark_names
 from bot.core.support import SupportIndex
@@ -237,6 +237,8 @@ class KeywordIndex:
                     if grade < EXACT and (exact_only or not words.forms):
                         continue
                     if grade == ROOT and _merely_contains(variant, entry.words[0]):
+                        continue
+                    if grade < EXACT and another_noun(variant, entry.words[0]):
                         continue
                     found.append((entry, grade, prefixed))
         return tuple(found)

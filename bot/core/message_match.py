@@ -130,6 +130,15 @@ class MessageMatch:
             if e.counts and e.how not in ("greeting", "any")
         )
 
+    def words_at(self, rule: int) -> set[int]:
+        """The positions of the message's words that are the rule's counted evidence."""
+        return {
+            position
+            for e in self.evidence.get(rule, ())
+            if e.counts and e.how not in ("greeting", "any", "example")
+            for position in range(e.start, e.end)
+        }
+
     def strength(self, rule: int) -> float:
         """The weight of a rule's evidence, each weighed by how central its clause is
         (remembered: ranking and explaining the choice ask for it several times)."""
@@ -152,7 +161,8 @@ class MessageMatch:
         for item in topical:
             weight = item.weight
             if clauses is not None and weight:
-                weight *= clauses[item.start]
+                clause = clauses[item.start]
+                weight *= min(clause, 1.0) if item.how == "root" else clause
             total += weight
         if clauses is not None and total > 0:
             for word in self.support(rule):
@@ -248,5 +258,12 @@ class MessageMatch:
     def _clause_weights(self) -> list[float]:
         """For each token, how central its clause is (1 = ordinary)."""
         if self._clauses is None:
-            self._clauses = clause_weights(self.folded, len(self.tokens))
+            topics = frozenset(
+                position
+                for evidence in self.evidence.values()
+                for e in evidence
+                if e.how not in ("any", "pattern", "example", "greeting")
+                for position in range(e.start, e.end)
+            )
+            self._clauses = clause_weights(self.folded, len(self.tokens), topics)
         return self._clauses
