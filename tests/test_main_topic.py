@@ -480,3 +480,85 @@ def test_a_lead_in_gives_its_weight_to_what_follows(refined_rules: RuleSet, text
     # pharmacist rule, does not also make its own clause the point
     name, why = answer(refined_rules, text)
     assert name == "prescriptions", why
+
+
+ASIDES_BOOK = """\
+contacts:
+  desk: {name: Desk, phone: "052-555-0123"}
+  courier: {name: Courier, phone: "052-555-0124"}
+rules:
+  - name: reservations
+    keywords: [table, שולחן, طاولة, book, להזמין]
+    reply: {contact: desk}
+  - name: delivery
+    keywords: [delivery, driver, משלוח, שליח, توصيل, للبيت]
+    reply: {contact: courier}
+  - name: appointments
+    keywords: [appointment, תור, موعد]
+    reply: {contact: desk}
+fallback:
+  reply: {contact: desk}
+"""
+
+
+@pytest.fixture(scope="module")
+def aside_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    return rule_book(tmp_path_factory.mktemp("asides"), ASIDES_BOOK)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "שכחתי את המשקפיים על השולחן אתמול בערב, מצאתם?",
+        "رجعت للبيت ونسيت كيس الدوا عندكم عالكاونتر",
+        "I forgot my scarf on the table last night, did you find it?",
+        "מחפשים עבודה בתור שליח? יש לי קטנוע",
+        "بدي اشتغل عندكم بالتوصيل، عندي موتور",
+        "are you hiring a delivery driver? I have a scooter",
+    ],
+)
+def test_keywords_said_about_an_item_left_behind_or_a_job_do_not_count(
+    aside_rules: RuleSet, text: str
+) -> None:
+    name, why = answer(aside_rules, text)
+    assert name == "fallback", why
+
+
+def test_try_says_the_keyword_was_said_about_an_item_left_behind(aside_rules: RuleSet) -> None:
+    _, why = answer(aside_rules, "I forgot my scarf on the table, did you find it?")
+    assert why == (
+        "No rule matched (not counted: 'table' for 'reservations', said about an item left "
+        "behind), so the fallback answers."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("נשכח לי התור, אפשר לקבוע מחדש?", "appointments"),  # what was forgotten counts
+        ("نسيت موعدي اليوم، في موعد جديد؟", "appointments"),
+        ("I forgot my appointment today, sorry!", "appointments"),
+        ("I forgot to book a table, is there room tonight?", "reservations"),  # forgot to…
+        ("שכחתי להזמין שולחן, יש מקום הערב?", "reservations"),
+        ("looking for a job. and do you do delivery to Haifa?", "delivery"),  # another clause
+    ],
+)
+def test_what_was_forgotten_and_other_clauses_still_count(
+    aside_rules: RuleSet, text: str, rule: str
+) -> None:
+    name, why = answer(aside_rules, text)
+    assert name == rule, why
+
+
+def test_a_rule_whose_keyword_is_the_cue_still_answers(tmp_path: Path) -> None:
+    book = rule_book(
+        tmp_path,
+        ASIDES_BOOK.replace(
+            "fallback:",
+            "  - name: lost and found\n    keywords: [forgot, שכחתי, نسيت]\n"
+            "    reply: {contact: desk}\nfallback:",
+        ),
+    )
+    for text in ("I forgot my scarf on the table", "שכחתי את המשקפיים על השולחן"):
+        name, why = answer(book, text)
+        assert name == "lost and found", why

@@ -104,6 +104,23 @@ FUNCTION_WORDS = _words(
 #: common words that look like a prefix and a keyword but are another word: "בתור" is "as"
 #: (not "in the queue"), "بدور" is "I am looking for" (not "with a turn")
 HOMOGRAPHS = _words("בתור כתור", "بدور بدو")
+#: "I forgot / left behind / lost …": a message about an item left at the business
+LEFT_BEHIND = _words(
+    "forgot forgotten lost",
+    "שכחתי שכחנו שכחה שכח שכחו נשכח נשכחה נשכחו איבדתי איבדנו",
+    "نسيت نسينا نسي نسيو نسيوا ضيعت ضيعنا ضاع ضاعت فقدت",
+)
+#: after one of those, what makes it "forgot to do something", not an item left behind
+FORGOT_TO = _words("to", "ש", "ان اني انه انو")
+#: asking for a job, not for a service
+JOB_SEEKING = _phrases(
+    "looking for a job", "looking for work", "looking for a position", "are you hiring",
+    "you hiring", "job opening", "job openings", "my cv", "my resume", "apply for a job",
+    "מחפש עבודה", "מחפשת עבודה", "מחפשים עבודה", "קורות חיים", "קורות החיים", "דרושים",
+    "צריכים עובדים", "צריכים עובד",
+    "بدور على شغل", "بدي اشتغل", "بدي شغل", "بدور شغل", "محتاجين عمال", "محتاجين موظف",
+    "محتاجين موظفين", "وظيفه", "وظيفة شاغرة", "سيره ذاتيه",
+)  # fmt: skip
 #: greetings, whole: a rule whose keywords are mostly these answers any of them
 GREETINGS = _phrases(
     "hi", "hii", "hiya", "hello", "hey", "heya", "yo", "howdy", "greetings", "hey there",

@@ -49,6 +49,7 @@ def decide_burst(
     claims: dict[str, _Claim] = {}  # keyword/pattern rules, in the order of the quoted message
     catch_all: _Claim | None = None  # a rule without keywords, or a greeting rule
     held_back: list[str] = []  # matched, but a condition did not hold
+    uncounted = ""  # keywords found but not counted (negated, in a name...), when none answers
     asks = False  # some message asks for something (not only thanks, emoji or an ad)
     for position, message in enumerate(with_text, start=1):
         assert message.text is not None
@@ -58,6 +59,8 @@ def decide_burst(
         asks = asks or not scan.social
         where = f" in message {position}" if numbered else ""
         ranked = _dated_first(rules, scan, scan.candidates(), moment)
+        if not ranked and not uncounted:
+            uncounted = _not_counted(rules, scan)
         for index in ranked:
             rule = rules.rules[index]
             found = scan.rule_match(index)
@@ -98,7 +101,7 @@ def decide_burst(
             "so even the fallback stays quiet.",
         )
     else:
-        return _fallback(rules, moment, with_text[0], held_back)
+        return _fallback(rules, moment, with_text[0], held_back, uncounted)
 
     replies: list[Reply] = []
     said: list[str] = []
@@ -130,9 +133,9 @@ class _Claim:
 
 
 def _fallback(
-    rules: RuleSet, moment: Moment, first: InboundMessage, held_back: list[str]
+    rules: RuleSet, moment: Moment, first: InboundMessage, held_back: list[str], uncounted: str
 ) -> Decision:
-    reason = held_back[0] if held_back else "no rule matched"
+    reason = held_back[0] if held_back else "no rule matched" + uncounted
     fallback = rules.fallback
     if fallback is None:
         outcome = "conditions" if held_back else "no_match"
@@ -223,6 +226,13 @@ def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int
             else ""
         )
         parts.append(f" (main topic, {mine:.2f}, over {others}{support}{tie})")
+    parts.append(_not_counted(rules, scan))
+    return "".join(parts)
+
+
+def _not_counted(rules: RuleSet, scan: MessageMatch) -> str:
+    """Keywords found but not counted, and why: negated, part of a name, said about an aside."""
+    parts = []
     ignored = [(r, e) for r in scan.evidence for e in scan.negated(r)]
     negated = [f"'{e.found}' for '{rules.rules[r].name}'" for r, e in ignored if e.negated]
     if negated:
@@ -231,6 +241,11 @@ def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int
         f"'{e.found}' for '{rules.rules[r].name}', only part of the name '{e.named}'"
         for r, e in ignored
         if e.named and not e.negated
+    ]
+    named += [
+        f"'{e.found}' for '{rules.rules[r].name}', said about {e.aside}"
+        for r, e in ignored
+        if e.aside and not e.named and not e.negated
     ]
     if named:
         parts.append(f" (not counted: {'; '.join(named[:3])})")

@@ -52,6 +52,8 @@ class Evidence:
     #: the name it only describes ("party" in "the Party Platter"): then it does not count
     named: str = ""
     size: int = 1  #: words in the keyword
+    #: what the message is about instead ("an item left behind", "a job"): then it does not count
+    aside: str = ""
 
     @property
     def weight(self) -> float:
@@ -79,12 +81,14 @@ class Evidence:
         }[self.how]
         if self.named:
             return f"{text}, only part of the name '{self.named}'"
+        if self.aside:
+            return f"{text}, said about {self.aside}"
         return f"{text}, negated" if self.negated else text
 
     @property
     def counts(self) -> bool:
-        """Neither negated nor only part of a name."""
-        return not self.negated and not self.named
+        """Neither negated, nor only part of a name, nor said about what no service is for."""
+        return not self.negated and not self.named and not self.aside
 
 
 def mark_negations(folded: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:

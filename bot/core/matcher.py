@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import regex
 
 from bot.core import cues
+from bot.core.asides import mark_asides
 from bot.core.evidence import Evidence, mark_negations
 from bot.core.examples import ExampleIndex
 from bot.core.forms import EXACT, FORM, ROOT, another_noun, token_variants, word_keys
@@ -164,6 +165,7 @@ class KeywordIndex:
         self._greetings(found, tokens)
         mark_negations(found.folded, found.tokens, found.evidence)
         mark_names(text, found.tokens, found.evidence)
+        mark_asides(found.folded, found.tokens, found.evidence)
         return found
 
     def _record(self, found: MessageMatch, entry: _Entry, how: str, start: int, end: int) -> None:

@@ -1,0 +1,73 @@
+"""Messages about what no service is for: an item left behind, a job.
+
+"שכחתי את המשקפיים על השולחן אתמול" is about glasses left behind, not about booking a table;
+"رجعت للبيت ونسيت كيس الدوا عندكم" about a bag left at the counter, not home delivery;
+"מחפשים עבודה בתור שליח?" asks for a job, not for a delivery. In the clause that says so, the
+keywords name where the thing was or what the job is, so they do not count. What was forgotten
+still counts ("نسيت موعدي", I forgot my appointment), "forgot to…" is not an item left behind,
+and other clauses of the message count as ever. A rule whose own keyword is the cue (a "lost
+and found" rule listing "שכחתי") still matches it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.core import cues
+from bot.core.evidence import Evidence, clause_ids, is_cue
+
+LEFT_BEHIND = "an item left behind"
+JOB = "a job"
+
+
+def mark_asides(folded: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:
+    """Mark evidence in a clause about an item left behind or a job (it then does not count)."""
+    if not found:
+        return
+    spans = _aside_spans(tokens)
+    if not spans:
+        return
+    clauses = clause_ids(folded, len(tokens))
+    cue_words = {p for _, first, last, _ in spans for p in range(first, last)}
+    for evidence in found.values():
+        if any(e.start in cue_words for e in evidence):
+            continue  # the rule's own keyword is the cue: it is about this
+        for i, item in enumerate(evidence):
+            if item.how in ("pattern", "any", "greeting", "example"):
+                continue
+            for clause_at, first, last, kept in spans:
+                if clauses[item.start] != clauses[clause_at] or first <= item.start < last:
+                    continue
+                if item.start == kept:
+                    continue  # what was forgotten
+                about = LEFT_BEHIND if kept >= 0 else JOB
+                evidence[i] = dataclasses.replace(item, aside=about)
+                break
+
+
+def _aside_spans(tokens: list[str]) -> list[tuple[int, int, int, int]]:
+    """(a word of the clause, the cue's first word, one past its last, the word that stays
+    evidence: what was forgotten, or -1) for every cue of an aside in `tokens`."""
+    spans = []
+    for n, token in enumerate(tokens):
+        if is_cue(token, cues.LEFT_BEHIND):
+            thing = _thing_after(tokens, n + 1)
+            if thing is not None:
+                spans.append((n, n, n + 1, thing))
+            continue
+        for phrase in cues.JOB_SEEKING:
+            if tuple(tokens[n : n + len(phrase)]) == phrase:
+                spans.append((n, n, n + len(phrase), -1))
+                break
+    return spans
+
+
+def _thing_after(tokens: list[str], start: int) -> int | None:
+    """Where the thing forgotten is named after the verb; None for "forgot to…"."""
+    for n in range(start, min(start + 4, len(tokens))):
+        token = tokens[n]
+        if token in cues.FORGOT_TO or (token.startswith("ל") and len(token) >= 4):
+            return None  # "forgot to book", "שכחתי לבטל", "نسيت اني…"
+        if not is_cue(token, cues.FUNCTION_WORDS):
+            return n
+    return None
