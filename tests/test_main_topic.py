@@ -170,7 +170,7 @@ def example_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
 @pytest.mark.parametrize(
     "text",
     [
-        "بدي ونس، السيارة طفت عالطريق",  # typo in the keyword, the rest like the example
+        "السيارة وقفت عالطريق بدي مساعدة",  # no keyword, written like the example
         "האוטו שלי נתקע בכביש ואני צריך גרד",  # גרד: a typo of a three-letter keyword
         "my car broke down on the highway, need towing",
     ],

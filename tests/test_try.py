@@ -383,3 +383,18 @@ def test_a_long_replay_into_head(tmp_path: Path) -> None:
     assert process.wait(timeout=60) == 141
     assert err == b""
     assert shown.decode("utf-8").splitlines()[1].startswith(f"cases: {cases} (JSONL: 2000 cases")
+
+
+def test_the_readme_shows_what_try_really_says_about_how_words_matched() -> None:
+    """README "How words are matched": the `rulebot try` run and the reply line it prints."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("#### How words are matched", 1)[1].split("\n#### ", 1)[0]
+    block = section.split("```")[1].strip("\n").split("\n")
+    command, reply = block[0], block[-1]
+    assert command.startswith("$ rulebot try ")
+    shown = subprocess.run(
+        f"{RULEBOT} {command.removeprefix('$ rulebot ')}",
+        shell=True, cwd=REPO, capture_output=True, timeout=60, text=True,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert reply in shown.stdout.splitlines()

@@ -132,6 +132,31 @@ def test_a_typo_in_a_long_word_is_read_as_the_keyword(
     assert rules.match(text).rule_match(index) == explained
 
 
+@pytest.mark.parametrize(
+    ("text", "rule", "explained"),
+    [
+        ("מתי הטור הקרוב?", "appointment", "'הטור' read as 'תור' (typo)"),  # ט for ת
+        ("قديس سعر التوصيل؟", "prices", "'قديس' read as 'قديش' (typo)"),  # dots: س for ش
+        ("بدي مغعد بكرا", None, None),  # و for غ: not a confusable pair
+        ("יש חצר?", None, None),  # no keyword a confusable letter away
+    ],
+)
+def test_a_short_hebrew_or_arabic_word_is_read_through_a_confusable_letter(
+    rules: RuleSet, text: str, rule: str | None, explained: str | None
+) -> None:
+    # three- and four-letter words get no ordinary typo (too many words are one letter
+    # apart), only a letter that sounds alike (ט/ת, כ/ח) or differs by its dots (س/ش, ع/غ)
+    found = answer(rules, text)
+    assert found == rule
+    if rule is not None:
+        assert rules.match(text).rule_match(rules.rule_names.index(rule)) == explained
+
+
+@pytest.mark.parametrize("text", ["תוק למחר?", "تور بكرا"])
+def test_a_short_word_one_ordinary_typo_away_is_another_word(rules: RuleSet, text: str) -> None:
+    assert answer(rules, text) is None
+
+
 @pytest.mark.parametrize("text", ["repairable", "תמשלוח", "invoicesss2"])
 def test_a_longer_word_holding_a_keyword_is_another_word(rules: RuleSet, text: str) -> None:
     assert answer(rules, text) is None

@@ -18,6 +18,10 @@ from bot.core.evidence import Evidence, clause_ids, is_cue
 
 LEFT_BEHIND = "an item left behind"
 JOB = "a job"
+#: the job-seeking phrases by their first word, so a message is read once, not once a phrase
+_JOB_PHRASES: dict[str, list[tuple[str, ...]]] = {}
+for _phrase in sorted(cues.JOB_SEEKING, key=len, reverse=True):
+    _JOB_PHRASES.setdefault(_phrase[0], []).append(_phrase)
 
 
 def mark_asides(folded: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:
@@ -55,7 +59,7 @@ def _aside_spans(tokens: list[str]) -> list[tuple[int, int, int, int]]:
             if thing is not None:
                 spans.append((n, n, n + 1, thing))
             continue
-        for phrase in cues.JOB_SEEKING:
+        for phrase in _JOB_PHRASES.get(token, ()):
             if tuple(tokens[n : n + len(phrase)]) == phrase:
                 spans.append((n, n, n + len(phrase), -1))
                 break

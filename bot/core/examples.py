@@ -2,7 +2,7 @@
 
 Similarity is the cosine of the letter-trigram counts of the two texts' words (each word padded
 with a space at both ends), so it needs no language model and copes with inflection, prefixes and
-typos in every script alike: "بدي ونس، السيارة طفت عالطريق" is 0.60 from the example
+typos in every script alike: "السيارة وقفت عالطريق بدي مساعدة" is 0.63 from the example
 "السيارة وقفت عالشارع بدي ونش". Measured on the answer-quality set, a message that no keyword
 reaches resembles an example of the rule the owner meant at 0.60 and unrelated messages at 0.46
 at most (a question about another course that shares its phrasing), so only 0.55 and above

@@ -23,13 +23,13 @@ from bot.core import cues
 from bot.core.asides import mark_asides
 from bot.core.evidence import Evidence, mark_negations
 from bot.core.examples import ExampleIndex
-from bot.core.forms import EXACT, FORM, ROOT, another_noun, token_variants, word_keys
+from bot.core.forms import EXACT, FORM, ROOT, another_noun, script_of, token_variants, word_keys
 from bot.core.message_match import MessageMatch
 from bot.core.names import mark_names
 from bot.core.support import SupportIndex
 from bot.core.text import fold, tokenize, words_of
 from bot.core.translit import is_transliterated, latin_skeletons, script_skeletons
-from bot.core.typos import deletions, typo_distance, typo_edits, typo_probes
+from bot.core.typos import confusions, deletions, typo_distance, typo_edits, typo_probes
 
 #: a greeting keyword counts only within this many words of the message's start
 GREETING_REACH = 3
@@ -83,6 +83,8 @@ class KeywordIndex:
         self._entries: dict[str, list[_Entry]] = {}
         #: a keyword word's one-letter deletions (and itself) -> the word, for typos
         self._near: dict[str, set[str]] = {}
+        #: a short Hebrew/Arabic keyword word with a confusable letter -> the word, for typos
+        self._confused: dict[str, set[str]] = {}
         #: a Hebrew/Arabic keyword's skeletons in Latin letters -> its entries (see `translit`)
         self._latin: dict[str, list[_Entry]] = {}
         #: message word -> what it may be (see `_word`)
@@ -126,6 +128,9 @@ class KeywordIndex:
             if typo_distance(word, fuzzy=True) and not entry.exclude:
                 for variant in deletions(word):
                     self._near.setdefault(variant, set()).add(word)
+            if not entry.exclude and script_of(word) in ("he", "ar"):
+                for variant in confusions(word):
+                    self._confused.setdefault(variant, set()).add(word)
 
     def __len__(self) -> int:
         return self._count
@@ -204,7 +209,7 @@ class KeywordIndex:
         vocabulary again and again, and what a word matches depends on the word alone; its
         neighbours are checked by the caller)."""
         hits = self._lookup(token)
-        typos = self._typo_lookup(token) if not hits and self._near else ()
+        typos = self._typo_lookup(token) if not hits and (self._near or self._confused) else ()
         spelled: tuple[_Entry, ...] = ()
         if not hits and self._latin:
             spelled = tuple(
@@ -256,10 +261,16 @@ class KeywordIndex:
                     words.update(near.get(probe, ()))
                 for word in words:
                     found.extend(self._typo_entries(variant, word, prefixed))
+            if self._confused:
+                for variant, prefixed in token_variants(token):
+                    for word in self._confused.get(variant, ()):
+                        found.extend(self._typo_entries(variant, word, prefixed, confused=True))
         return tuple(found)
 
-    def _typo_entries(self, typed: str, word: str, prefixed: bool) -> list[_Entry]:
-        distance = typo_edits(typed, word)
+    def _typo_entries(
+        self, typed: str, word: str, prefixed: bool, *, confused: bool = False
+    ) -> list[_Entry]:
+        distance = 1 if confused else typo_edits(typed, word)
         if not distance:
             return []
         found = []
@@ -269,7 +280,7 @@ class KeywordIndex:
             words = self.rules[entry.rule]
             if prefixed and not words.prefixes:
                 continue
-            if distance > typo_distance(word, fuzzy=words.fuzzy):
+            if not confused and distance > typo_distance(word, fuzzy=words.fuzzy):
                 continue
             found.append(entry)
         return found

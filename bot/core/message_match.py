@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import regex
 
 from bot.core import cues
-from bot.core.evidence import Evidence, clause_weights
+from bot.core.evidence import WEIGHTS, Evidence, clause_weights
 from bot.core.support import SUPPORT_WEIGHT, SUPPORT_WORDS, Support
 
 if TYPE_CHECKING:
@@ -162,7 +162,10 @@ class MessageMatch:
             weight = item.weight
             if clauses is not None and weight:
                 clause = clauses[item.start]
-                weight *= min(clause, 1.0) if item.how == "root" else clause
+                if clause > 1.0:
+                    # the less sure the reading, the less its place in the message adds
+                    clause = 1.0 + (clause - 1.0) * WEIGHTS[item.how]
+                weight *= clause
             total += weight
         if clauses is not None and total > 0:
             for word in self.support(rule):

@@ -61,6 +61,36 @@ def typo_distance(word: str, *, fuzzy: bool) -> int:
     return 0
 
 
+#: letters that sound alike in Hebrew, or differ only by their dots in Arabic (or merge in
+#: spoken Arabic): the typos a short word gets ("הטור" for "התור", "قطغ" for "قطع")
+_CONFUSABLE_PAIRS = (
+    "טת", "כח", "כק", "סש", "אע", "בו",
+    "سش", "صض", "طظ", "عغ", "حخ", "جح", "دذ", "رز", "تث", "بت", "تن", "فق", "سص", "تط",
+    "دض", "ذز", "ظض", "كق", "ثس",
+)  # fmt: skip
+_CONFUSABLE: dict[str, str] = {}
+for _pair in _CONFUSABLE_PAIRS:
+    _CONFUSABLE[_pair[0]] = _CONFUSABLE.get(_pair[0], "") + _pair[1]
+    _CONFUSABLE[_pair[1]] = _CONFUSABLE.get(_pair[1], "") + _pair[0]
+#: the lengths of Hebrew and Arabic keyword words that get only those typos
+SHORT_WORD = (3, 4)
+
+
+def confusions(word: str) -> tuple[str, ...]:
+    """`word` with one letter replaced by one that sounds or looks like it, each way.
+
+    Three- and four-letter Hebrew and Arabic words allow no ordinary typo (too many other
+    words are one letter away), only these.
+    """
+    if len(word) not in SHORT_WORD or not word.isalpha():
+        return ()
+    found = []
+    for i, letter in enumerate(word):
+        for other in _CONFUSABLE.get(letter, ""):
+            found.append(word[:i] + other + word[i + 1 :])
+    return tuple(found)
+
+
 @lru_cache(maxsize=16384)
 def deletions(word: str) -> tuple[str, ...]:
     """`word` and every string one letter shorter: the keys two near words share."""
