@@ -15,6 +15,7 @@ import dataclasses
 
 from bot.core import cues
 from bot.core.evidence import Evidence, clause_ids, is_cue
+from bot.core.text import PREFIXES
 
 LEFT_BEHIND = "an item left behind"
 JOB = "a job"
@@ -22,11 +23,16 @@ JOB = "a job"
 _JOB_PHRASES: dict[str, list[tuple[str, ...]]] = {}
 for _phrase in sorted(cues.JOB_SEEKING, key=len, reverse=True):
     _JOB_PHRASES.setdefault(_phrase[0], []).append(_phrase)
+#: every word that may open an aside, with any prefix: most messages hold none, and one set
+#: test says so (looking each word up as a cue cost as much as matching the message)
+_OPENERS = frozenset(
+    {prefix + word for word in cues.LEFT_BEHIND for prefix in ("", *PREFIXES)} | set(_JOB_PHRASES)
+)
 
 
 def mark_asides(folded: str, tokens: list[str], found: dict[int, list[Evidence]]) -> None:
     """Mark evidence in a clause about an item left behind or a job (it then does not count)."""
-    if not found:
+    if not found or _OPENERS.isdisjoint(tokens):
         return
     spans = _aside_spans(tokens)
     if not spans:

@@ -168,9 +168,10 @@ class KeywordIndex:
                     for entry in entries:
                         self._record(found, entry, "latin", position, position + 1)
         self._greetings(found, tokens)
-        mark_negations(found.folded, found.tokens, found.evidence)
-        mark_names(text, found.tokens, found.evidence)
-        mark_asides(found.folded, found.tokens, found.evidence)
+        if found.evidence:
+            mark_negations(folded, tokens, found.evidence)
+            mark_names(text, tokens, found.evidence)
+            mark_asides(folded, tokens, found.evidence)
         return found
 
     def _record(self, found: MessageMatch, entry: _Entry, how: str, start: int, end: int) -> None:

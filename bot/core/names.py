@@ -22,6 +22,7 @@ _QUOTED = re.compile(
 )
 # a quote opening a word, or two Capitalised words in a row: else there is no name to find
 _QUOTES = "\"'“‘«„"
+_QUOTE_SET = frozenset(_QUOTES)
 _OPENING_QUOTE = re.compile(r"(?:^|[\s(])[\"'“‘«„]\w")
 _TWO_CAPITALS = re.compile(r"[A-Z][a-z]+\s+[A-Z][a-z]")
 _INNER_QUOTE = re.compile(r"(?<=\w)['’`׳״\"](?=\w)")
@@ -34,7 +35,7 @@ def name_spans(text: str, count: int) -> list[tuple[int, int, str]]:
     """(first word, one past the last word, the name as written) of every name in `text`,
     whose words `text.tokenize` counts `count`; none when the two counts disagree."""
     if not _TWO_CAPITALS.search(text) and not (
-        any(quote in text for quote in _QUOTES) and _OPENING_QUOTE.search(text)
+        not _QUOTE_SET.isdisjoint(text) and _OPENING_QUOTE.search(text)
     ):
         return []
     raw = _INNER_QUOTE.sub("", text)
