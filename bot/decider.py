@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from bot.config import Config
-from bot.core import RuleSet
+from bot.core import RuleSet, lexicon
 from bot.core.engine import decide, decide_burst
 from bot.core.values import ClientState, Decision, InboundMessage, Reply
 from bot.errors import StoreError
@@ -95,6 +95,8 @@ class Decider:
         # One thread: the engine is CPU work, and on the loop's thread it would delay every
         # webhook answer by as long as a round takes.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rulebot-decide")
+        # the engine's word lists load once, at start, rather than on a client's first message
+        self._thread.submit(lexicon.warm)
 
     def close(self) -> None:
         """Let the deciding thread end (it finishes the round it is in)."""

@@ -34,7 +34,7 @@ rules:
     keywords: [appointment, תור, موعد, حجز]
     reply: {contact: desk}
   - name: repair
-    keywords: [repair, תיקון, تصليح]
+    keywords: [repair, תיקון, تصليح, טסט]
     reply: {contact: repairs}
   - name: billing
     keywords: [invoice, refund, receipt, חשבונית]
@@ -135,17 +135,18 @@ def test_a_typo_in_a_long_word_is_read_as_the_keyword(
 @pytest.mark.parametrize(
     ("text", "rule", "explained"),
     [
-        ("מתי הטור הקרוב?", "appointment", "'הטור' read as 'תור' (typo)"),  # ט for ת
-        ("قديس سعر التوصيل؟", "prices", "'قديس' read as 'قديش' (typo)"),  # dots: س for ش
-        ("بدي مغعد بكرا", None, None),  # و for غ: not a confusable pair
+        ("צריך להביא את האוטו לטסת", "repair", "'לטסת' read as 'טסט' (typo)"),  # ת for ט
+        ("بدي خجز لبكرا", "appointment", "'خجز' read as 'حجز' (typo)"),  # dots: خ for ح
+        ("بدي مغعد بكرا", "appointment", "'مغعد' read as 'موعد' (typo)"),  # four letters: any
         ("יש חצר?", None, None),  # no keyword a confusable letter away
     ],
 )
-def test_a_short_hebrew_or_arabic_word_is_read_through_a_confusable_letter(
+def test_a_short_word_is_read_through_a_confusable_letter(
     rules: RuleSet, text: str, rule: str | None, explained: str | None
 ) -> None:
-    # three- and four-letter words get no ordinary typo (too many words are one letter
-    # apart), only a letter that sounds alike (ט/ת, כ/ח) or differs by its dots (س/ش, ع/غ)
+    # three-letter words get no ordinary typo (too many words are one letter apart), only a
+    # letter that sounds alike (ט/ת, כ/ח) or differs by its dots (س/ش, ع/غ); four letters
+    # and more get any one typo
     found = answer(rules, text)
     assert found == rule
     if rule is not None:
@@ -155,6 +156,25 @@ def test_a_short_hebrew_or_arabic_word_is_read_through_a_confusable_letter(
 @pytest.mark.parametrize("text", ["תוק למחר?", "تور بكرا"])
 def test_a_short_word_one_ordinary_typo_away_is_another_word(rules: RuleSet, text: str) -> None:
     assert answer(rules, text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "אתה מכיר מישהו?",  # "מכיר" (I know) is a word, one letter from "מחיר"
+        "עמדתי בטור ארוך",  # "טור" (a line) is a word, a sound away from "תור"
+        "بدي قص شعر",  # "شعر" (hair), its dots away from "سعر"
+        "I'd like to look at it",  # "look" is a word, one letter from "book"
+    ],
+)
+def test_a_common_word_is_never_a_typo_of_a_keyword(tmp_path: Path, text: str) -> None:
+    book = rule_book(
+        tmp_path,
+        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
+        "rules:\n  - name: prices\n    keywords: [מחיר, תור, سعر, book]\n"
+        "    reply: {contact: desk}\n",
+    )
+    assert answer(book, text) is None
 
 
 @pytest.mark.parametrize("text", ["repairable", "תמשלוח", "invoicesss2"])

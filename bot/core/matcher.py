@@ -29,7 +29,14 @@ from bot.core.names import mark_names
 from bot.core.support import SupportIndex
 from bot.core.text import fold, tokenize, words_of
 from bot.core.translit import is_transliterated, latin_skeletons, script_skeletons
-from bot.core.typos import confusions, deletions, typo_distance, typo_edits, typo_probes
+from bot.core.typos import (
+    confusions,
+    deletions,
+    is_real_word,
+    typo_distance,
+    typo_edits,
+    typo_probes,
+)
 
 #: a greeting keyword counts only within this many words of the message's start
 GREETING_REACH = 3
@@ -128,7 +135,7 @@ class KeywordIndex:
             if typo_distance(word, fuzzy=True) and not entry.exclude:
                 for variant in deletions(word):
                     self._near.setdefault(variant, set()).add(word)
-            if not entry.exclude and script_of(word) in ("he", "ar"):
+            if not entry.exclude and len(word) == 3 and script_of(word) in ("he", "ar"):
                 for variant in confusions(word):
                     self._confused.setdefault(variant, set()).add(word)
 
@@ -254,7 +261,7 @@ class KeywordIndex:
     def _typo_lookup(self, token: str) -> tuple[_Entry, ...]:
         """Every keyword entry whose word `token` may be a misspelling of."""
         found: list[_Entry] = []
-        if len(token) >= 3 and not _is_function_word(token):
+        if len(token) >= 3 and not _is_function_word(token) and not is_real_word(token):
             near = self._near
             for variant, prefixed, probes in typo_probes(token):
                 words: set[str] = set()
@@ -264,8 +271,10 @@ class KeywordIndex:
                     found.extend(self._typo_entries(variant, word, prefixed))
             if self._confused:
                 for variant, prefixed in token_variants(token):
-                    for word in self._confused.get(variant, ()):
-                        found.extend(self._typo_entries(variant, word, prefixed, confused=True))
+                    confused = self._confused.get(variant)
+                    if confused:
+                        for word in confused:
+                            found.extend(self._typo_entries(variant, word, prefixed, confused=True))
         return tuple(found)
 
     def _typo_entries(
@@ -345,7 +354,7 @@ def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> i
                     level = min(level, wanted[key])
                     if level == EXACT or rule.forms:
                         best = level if best is None else max(best, level)
-            if best is None:
+            if best is None and not is_real_word(variant):
                 distance = typo_edits(variant, word)
                 if distance and distance <= typo_distance(word, fuzzy=rule.fuzzy):
                     best = _TYPO

@@ -77,7 +77,7 @@ class RuleModel(_Strict):
         "'משלוחים' matches 'משלוח', 'مواعيد' matches 'موعد'.",
     )
     fuzzy: bool = Field(
-        False, description="Allow more typos: also in 4-letter words, two letters from 8."
+        False, description="Allow more typos: also in 3-letter words, two letters from 8."
     )
     when: WhenModel | None = Field(None, description="Time conditions.")
     first_message: bool = Field(

@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from bot.core.forms import token_variants
+from bot.core.forms import script_of, token_variants
+from bot.core.lexicon import common_words
 from bot.core.text import prefix_stems
 
 
@@ -45,9 +46,10 @@ def typo_probes(token: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
 def typo_distance(word: str, *, fuzzy: bool) -> int:
     """How many letters may be wrong in a word of this length (0: no typo tolerance).
 
-    Five letters allow one (two from nine); `fuzzy: true` counts every word one letter longer.
-    Four-letter Hebrew and Arabic words stay exact by default: measured on the quality set,
-    allowing them a typo added wrong cards ('חניה' read as 'חינה') and no right ones.
+    Four letters allow one (two from nine); `fuzzy: true` counts every word one letter longer,
+    so three-letter words allow one too. A message word that is itself a common word is never
+    read as a typo (see `is_real_word`): measured on the quality set, that is what kept short
+    words from wrong cards ('חניה', parking, read as 'חינה', henna).
     """
     if not word.isalpha():
         return 0
@@ -56,9 +58,15 @@ def typo_distance(word: str, *, fuzzy: bool) -> int:
         length += 1
     if length >= 9:
         return 2
-    if length >= 5:
+    if length >= 4:
         return 1
     return 0
+
+
+def is_real_word(token: str) -> bool:
+    """Whether a message word, or the word behind its prefix, is a common word of its own
+    language ("מכיר", "شعر", "look"): then it is that word, not a typo of a keyword."""
+    return any(variant in common_words(script_of(variant)) for variant, _ in token_variants(token))
 
 
 #: letters that sound alike in Hebrew, or differ only by their dots in Arabic (or merge in
@@ -72,17 +80,13 @@ _CONFUSABLE: dict[str, str] = {}
 for _pair in _CONFUSABLE_PAIRS:
     _CONFUSABLE[_pair[0]] = _CONFUSABLE.get(_pair[0], "") + _pair[1]
     _CONFUSABLE[_pair[1]] = _CONFUSABLE.get(_pair[1], "") + _pair[0]
-#: the lengths of Hebrew and Arabic keyword words that get only those typos
-SHORT_WORD = (3, 4)
 
 
 def confusions(word: str) -> tuple[str, ...]:
-    """`word` with one letter replaced by one that sounds or looks like it, each way.
-
-    Three- and four-letter Hebrew and Arabic words allow no ordinary typo (too many other
-    words are one letter away), only these.
-    """
-    if len(word) not in SHORT_WORD or not word.isalpha():
+    """`word` with one letter replaced by one that sounds or looks like it, each way: the
+    typo a three-letter Hebrew or Arabic word may have without `fuzzy` (a four-letter one
+    may have any, like a longer word)."""
+    if len(word) != 3 or not word.isalpha():
         return ()
     found = []
     for i, letter in enumerate(word):
