@@ -33,7 +33,13 @@ def test_arabic_tashkeel_is_dropped() -> None:
 
 @pytest.mark.parametrize(
     ("written", "plain"),
-    [("أحمد", "احمد"), ("إبراهيم", "ابراهيم"), ("آمنة", "امنه"), ("مستشفى", "مستشفي")],
+    [
+        ("أحمد", "احمد"),
+        ("إبراهيم", "ابراهيم"),
+        ("آمنة", "امنه"),
+        ("مستشفى", "مستشفي"),
+        ("کریم", "كريم"),  # a Persian keyboard's ک and ی
+    ],
 )
 def test_arabic_look_alike_letters_fold(written: str, plain: str) -> None:
     assert tokenize(written) == [plain]
@@ -68,6 +74,7 @@ def test_prefix_stems_strip_the_arabic_article() -> None:
     assert "مبيعات" in prefix_stems("المبيعات")
     assert "مبيعات" in prefix_stems("والمبيعات")
     assert "مبيعات" in prefix_stems("بالمبيعات")
+    assert "ونش" in prefix_stems("عالونش")  # spoken على+ال: "to the tow truck"
 
 
 def test_prefix_stems_never_leave_a_one_letter_stem() -> None:

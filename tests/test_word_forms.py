@@ -105,6 +105,67 @@ def test_arabic_word_forms_match(rules: RuleSet, text: str, rule: str) -> None:
     assert answer(rules, text) == rule
 
 
+SPELLING_BOOK = """\
+contacts:
+  desk: {name: Desk, phone: "052-555-0123"}
+rules:
+  - name: menu
+    keywords: [menu, "قائمة الطعام", תפריט]
+    reply: {contact: desk}
+  - name: takeaway
+    keywords: ["take away", "טייק אווי", "تيك اواي"]
+    reply: {contact: desk}
+  - name: events
+    keywords: ["יום הולדת", "عيد ميلاد", birthday]
+    reply: {contact: desk}
+  - name: enrollment
+    keywords: ["sign up", "log in"]
+    reply: {contact: desk}
+  - name: towing
+    keywords: [ونش]
+    reply: {contact: desk}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "explained"),
+    [
+        # the keyword's article is the client's to leave out
+        ("هل لديكم قائمة طعام للأطفال؟", "menu", "'قائمة الطعام'"),
+        # a two-word keyword written as one word, or as one word with a typo
+        ("יש טייקאווי בצהריים?", "takeaway", "'טייק אווי' (in 'טייקאווי')"),
+        ("do you do takeaway?", "takeaway", "'take away' (in 'takeaway')"),
+        ("بتعملو تيكاواي؟", "takeaway", "'تيك اواي' (in 'تيكاواي')"),
+        ("רוצים לחגוג יומולדת 40", "events", "'יומולדת' read as 'יום הולדת' (typo)"),
+        # a phrasal verb with its object between its two words
+        ("I'd like to sign my son up for June", "enrollment", "'sign up'"),
+        ("can you log me in?", "enrollment", "'log in'"),
+        # spoken على+ال
+        ("وين اتصل عالونش؟", "towing", "'ونش' (in 'عالونش')"),
+    ],
+)
+def test_spellings_of_a_keyword_clients_write(
+    tmp_path: Path, text: str, rule: str, explained: str
+) -> None:
+    book = rule_book(tmp_path, SPELLING_BOOK)
+    assert answer(book, text) == rule
+    assert book.match(text).rule_match(book.rule_names.index(rule)) == explained
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sign here, then pick it up",  # "sign" and a later "up" of another verb
+        "I'll sign in person, no need to look it up",
+        "we don't sign people up over the phone?",
+        "יום אחד הולדת",  # the words of a phrase apart are not the phrase
+    ],
+)
+def test_a_phrase_apart_is_not_the_phrase(tmp_path: Path, text: str) -> None:
+    book = rule_book(tmp_path, SPELLING_BOOK)
+    assert answer(book, text) is None
+
+
 def test_forms_can_be_turned_off_per_rule(rules: RuleSet) -> None:
     assert answer(rules, "are you kosher?") == "strict"
     assert rules.match("koshers").rule_match(6) is None

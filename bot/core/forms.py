@@ -91,6 +91,18 @@ def word_keys(word: str) -> tuple[tuple[str, int], ...]:
     return tuple(keys.items())
 
 
+@lru_cache(maxsize=16384)
+def keyword_keys(word: str) -> tuple[tuple[str, int], ...]:
+    """The keys a keyword's word is indexed under: those of `word_keys`, and for an Arabic word
+    written with the article, those of the word without it ("قائمة الطعام" is also written
+    "قائمة طعام"). A message word has its prefixes taken off already (`token_variants`)."""
+    keys = dict(word_keys(word))
+    if word.startswith("ال") and len(word) >= 5 and script_of(word) == "ar":
+        for key, level in word_keys(word[2:]):
+            keys.setdefault(key, level)
+    return tuple(keys.items())
+
+
 def english_stems(word: str) -> tuple[str, ...]:
     """Snowball's stem, plus the stem of the word without a final y or the stem's final i.
 

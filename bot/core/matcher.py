@@ -23,7 +23,16 @@ from bot.core import cues
 from bot.core.asides import mark_asides
 from bot.core.evidence import Evidence, mark_negations
 from bot.core.examples import ExampleIndex
-from bot.core.forms import EXACT, FORM, ROOT, another_noun, script_of, token_variants, word_keys
+from bot.core.forms import (
+    EXACT,
+    FORM,
+    ROOT,
+    another_noun,
+    keyword_keys,
+    script_of,
+    token_variants,
+    word_keys,
+)
 from bot.core.message_match import MessageMatch
 from bot.core.names import mark_names
 from bot.core.support import SupportIndex
@@ -77,6 +86,8 @@ class _Entry:
     keyword: str
     words: tuple[str, ...]  #: the keyword's normalised words
     level: int  #: the level of the indexed key (EXACT: the word itself)
+    #: a two-word keyword's words written as one ("טייק אווי" as "טייקאווי")
+    joined: bool = False
 
 
 class KeywordIndex:
@@ -112,6 +123,10 @@ class KeywordIndex:
                     self._add(_Entry(i, is_exclude, keyword, tokens, EXACT), words)
                     if not is_exclude:
                         keyword_words.append((keyword, tokens))
+                        if len(tokens) == 2 and words.forms:
+                            # clients write a two-word name as one: "takeaway", "יומולדת"
+                            joined = (tokens[0] + tokens[1],)
+                            self._add(_Entry(i, False, keyword, joined, EXACT, True), words)
             examples = [(example, tuple(tokenize(example))) for example in words.examples]
             phrases = [(k, tokens) for k, tokens in keyword_words if len(tokens) > 1]
             self.support.add(i, [t for _, t in keyword_words], [*phrases, *examples])
@@ -122,12 +137,10 @@ class KeywordIndex:
 
     def _add(self, entry: _Entry, words: RuleWords) -> None:
         first = entry.words[0]
-        for key, level in word_keys(first):
+        for key, level in keyword_keys(first):
             if level < EXACT and not words.forms:
                 continue
-            self._entries.setdefault(key, []).append(
-                _Entry(entry.rule, entry.exclude, entry.keyword, entry.words, level)
-            )
+            self._entries.setdefault(key, []).append(dataclasses.replace(entry, level=level))
         if len(entry.words) == 1 and not entry.exclude and words.forms:
             for skeleton in script_skeletons(first):
                 self._latin.setdefault(skeleton, []).append(entry)
@@ -208,9 +221,13 @@ class KeywordIndex:
                 entry.words[1:], found.tokens[start + 1 : end], self.rules[entry.rule]
             )
             if rest is None:
-                return
+                end = _particle_after(entry.words, found.tokens, start)
+                if end is None:
+                    return
+                rest = EXACT
             grade = min(grade, rest)
-        self._record(found, entry, "typo" if typo else _how(grade, prefixed), start, end)
+        how = "typo" if typo else _how(grade, prefixed or entry.joined)
+        self._record(found, entry, how, start, end)
 
     def _word(self, token: str) -> _Word:
         """What a message word may be (memoised per word: a shop's clients use a small
@@ -332,6 +349,27 @@ def _merely_contains(word: str, keyword: str) -> bool:
     return len(keyword) >= 4 and len(word) > len(keyword) and keyword in word
 
 
+#: the particles of English phrasal verbs ("sign up", "log in", "pick up")
+PARTICLES = frozenset({"up", "in", "out", "off", "on", "down", "back", "over"})
+#: how many words may stand between a phrasal verb and its particle ("sign my whole team up")
+PARTICLE_REACH = 3
+
+
+def _particle_after(words: tuple[str, ...], tokens: list[str], start: int) -> int | None:
+    """The end of a phrasal verb whose object stands between its two words ("sign my whole
+    team up", "log me in"), or None: only a two-word keyword ending in a particle."""
+    if len(words) != 2 or words[1] not in PARTICLES:
+        return None
+    last = min(len(tokens), start + 2 + PARTICLE_REACH)
+    for position in range(start + 2, last):
+        token = tokens[position]
+        if token == words[1]:
+            return position + 1
+        if token in PARTICLES or token in cues.NEGATORS:
+            return None
+    return None
+
+
 def _how(grade: int, prefixed: bool) -> str:
     if grade == EXACT:
         return "prefix" if prefixed else "exact"
@@ -345,7 +383,7 @@ def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> i
     grade = EXACT
     for word, token in zip(words, tokens, strict=True):
         best: int | None = None
-        wanted = dict(word_keys(word))
+        wanted = dict(keyword_keys(word))
         for variant, prefixed in token_variants(token):
             if prefixed and not rule.prefixes:
                 continue

@@ -27,7 +27,11 @@ __all__ = [
 # Hebrew final letters fold to their ordinary form; Arabic look-alikes to one letter.
 # (Alef with hamza/madda lose their mark in the NFD step below, so they need no entry.)
 # (str.translate with a dict costs ~4 µs per message; a few `replace` calls cost 0.2 µs.)
-_FOLD_PAIRS = (("ך", "כ"), ("ם", "מ"), ("ן", "נ"), ("ף", "פ"), ("ץ", "צ"), ("ة", "ه"), ("ى", "ي"))
+# Persian keyboards write ک and ی for Arabic ك and ي.
+_FOLD_PAIRS = (
+    ("ך", "כ"), ("ם", "מ"), ("ן", "נ"), ("ף", "פ"), ("ץ", "צ"),
+    ("ة", "ه"), ("ى", "ي"), ("ک", "ك"), ("ی", "ي"),
+)  # fmt: skip
 _RARE = regex.compile(r"[\u0640\u0671\u0660-\u0669\u06F0-\u06F9]")
 _RARE_TABLE = str.maketrans(
     {
@@ -99,8 +103,9 @@ def _hebrew_prefixes() -> frozenset[str]:
 
 
 def _arabic_prefixes() -> frozenset[str]:
-    # The article ال with an optional و/ف ("and") and ب/ك ("with/like"); ل+ال is written لل.
-    found = {"ال", "لل", "و", "ف", "ب", "ل", "ك", "ولل", "فلل"}
+    # The article ال with an optional و/ف ("and") and ب/ك ("with/like"); ل+ال is written لل,
+    # and spoken على+ال is written عال ("عالبيت", home; "عالونش", to the tow truck).
+    found = {"ال", "لل", "و", "ف", "ب", "ل", "ك", "ولل", "فلل", "عال", "وعال"}
     for conj in ("", "و", "ف"):
         for prep in ("", "ب", "ك"):
             found.add(conj + prep + "ال")
