@@ -221,10 +221,10 @@ class KeywordIndex:
                 entry.words[1:], found.tokens[start + 1 : end], self.rules[entry.rule]
             )
             if rest is None:
-                end = _particle_after(entry.words, found.tokens, start)
-                if end is None:
+                particle_end = _particle_after(entry.words, found.tokens, start)
+                if particle_end is None:
                     return
-                rest = EXACT
+                end, rest = particle_end, EXACT
             grade = min(grade, rest)
         how = "typo" if typo else _how(grade, prefixed or entry.joined)
         self._record(found, entry, how, start, end)
