@@ -288,6 +288,18 @@ def test_common_homographs_are_not_a_prefix_and_a_keyword(rules: RuleSet, text: 
     assert answer(rules, text) is None
 
 
+def test_on_the_occasion_of_is_not_an_event(tmp_path: Path) -> None:
+    book = rule_book(
+        tmp_path,
+        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
+        'rules:\n  - name: events\n    keywords: [مناسبة, "عيد ميلاد"]\n'
+        "    reply: {contact: desk}\n",
+    )
+    assert answer(book, "بمناسبة رمضان في عروض؟") is None  # "on the occasion of"
+    assert answer(book, "بتعملو مناسبات خاصة؟") == "events"
+    assert answer(book, "بمناسبة عيد ميلاد ابني بدي احجز") == "events"
+
+
 def test_greeting_rules_answer_any_greeting_only_when_nothing_else_does(tmp_path: Path) -> None:
     path = tmp_path / "hello.yaml"
     path.write_text(

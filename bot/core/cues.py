@@ -102,8 +102,9 @@ FUNCTION_WORDS = _words(
     "بدي بدنا اسأل بسأل سؤال بعرف بتعرف بتعرفو قلي قلتلي",
 )
 #: common words that look like a prefix and a keyword but are another word: "בתור" is "as"
-#: (not "in the queue"), "بدور" is "I am looking for" (not "with a turn")
-HOMOGRAPHS = _words("בתור כתור", "بدور بدو")
+#: (not "in the queue"), "بدور" is "I am looking for" (not "with a turn"), "بمناسبة" is "on
+#: the occasion of" (not "with an event"), "بالنسبة" is "as for"
+HOMOGRAPHS = _words("בתור כתור", "بدور بدو بمناسبة بالنسبة")
 #: "I forgot / left behind / lost …": a message about an item left at the business
 LEFT_BEHIND = _words(
     "forgot forgotten lost",
