@@ -9,7 +9,7 @@ folded, marks removed), as `text.tokenize` returns words.
 
 from __future__ import annotations
 
-from bot.core.text import tokenize
+from bot.core.text import keyword_tokens, tokenize
 
 
 def _words(*groups: str) -> frozenset[str]:
@@ -152,4 +152,4 @@ def greeting_at(tokens: list[str], start: int) -> int:
 
 def is_greeting(phrase: str) -> bool:
     """True if `phrase` (as a keyword is written) is a greeting."""
-    return tuple(tokenize(phrase)) in GREETINGS
+    return keyword_tokens(phrase) in GREETINGS

@@ -36,7 +36,7 @@ from bot.core.forms import (
 from bot.core.message_match import MessageMatch
 from bot.core.names import mark_names
 from bot.core.support import SupportIndex
-from bot.core.text import fold, tokenize, words_of
+from bot.core.text import fold, keyword_tokens, tokenize, words_of
 from bot.core.translit import is_transliterated, latin_skeletons, script_skeletons
 from bot.core.typos import (
     confusions,
@@ -116,7 +116,7 @@ class KeywordIndex:
             keyword_words = []
             for is_exclude, listed in ((False, words.keywords), (True, words.exclude)):
                 for keyword in listed:
-                    tokens = tuple(tokenize(keyword))
+                    tokens = keyword_tokens(keyword)
                     if not tokens:
                         continue
                     count += 1
@@ -140,7 +140,9 @@ class KeywordIndex:
         for key, level in keyword_keys(first):
             if level < EXACT and not words.forms:
                 continue
-            self._entries.setdefault(key, []).append(dataclasses.replace(entry, level=level))
+            self._entries.setdefault(key, []).append(
+                _Entry(entry.rule, entry.exclude, entry.keyword, entry.words, level, entry.joined)
+            )
         if len(entry.words) == 1 and not entry.exclude and words.forms:
             for skeleton in script_skeletons(first):
                 self._latin.setdefault(skeleton, []).append(entry)
@@ -404,5 +406,5 @@ def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> i
 
 def key_of(word: str) -> str:
     """A keyword's normalised words, each followed by a space (how `check` compares them)."""
-    tokens = tokenize(word)
+    tokens = keyword_tokens(word)
     return " ".join(tokens) + " " if tokens else ""

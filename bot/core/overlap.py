@@ -13,7 +13,7 @@ from bot.core.conditions import AllOf, Condition, Not
 from bot.core.diagnostics import Diagnostics
 from bot.core.forms import ROOT, word_keys
 from bot.core.ruleset import CompiledRule, RuleSet
-from bot.core.text import tokenize
+from bot.core.text import keyword_tokens
 
 
 def warn_competing_forms(ruleset: RuleSet, skip: set[int], diagnostics: Diagnostics) -> None:
@@ -25,7 +25,7 @@ def warn_competing_forms(ruleset: RuleSet, skip: set[int], diagnostics: Diagnost
         if rule.index in skip or not rule.words.forms:
             continue
         for position, keyword in enumerate(rule.words.keywords):
-            words = tokenize(keyword)
+            words = keyword_tokens(keyword)
             if len(words) != 1:
                 continue
             word = words[0]

@@ -18,6 +18,7 @@ __all__ = [
     "HEBREW_PREFIXES",
     "PREFIXES",
     "fold",
+    "keyword_tokens",
     "normalize",
     "prefix_stems",
     "tokenize",
@@ -54,6 +55,13 @@ _ASCII_INNER_QUOTE = regex.compile(r"(?<=[a-z])['`\"](?=[a-z])")
 def tokenize(text: str) -> list[str]:
     """The words of `text`, normalised: emoji and punctuation separate words, never break one."""
     return words_of(fold(text))
+
+
+@lru_cache(maxsize=65536)
+def keyword_tokens(keyword: str) -> tuple[str, ...]:
+    """A keyword's words, as `tokenize` gives them (remembered: loading, checking and
+    linting a rule file each ask for every keyword's words)."""
+    return tuple(tokenize(keyword))
 
 
 def fold(text: str) -> str:
