@@ -124,6 +124,9 @@ rules:
   - name: towing
     keywords: [ونش]
     reply: {contact: desk}
+  - name: gluten free
+    keywords: ["ללא גלוטן", "بدون جلوتين", "without gluten"]
+    reply: {contact: desk}
 """
 
 
@@ -133,15 +136,19 @@ rules:
         # the keyword's article is the client's to leave out
         ("هل لديكم قائمة طعام للأطفال؟", "menu", "'قائمة الطعام'"),
         # a two-word keyword written as one word, or as one word with a typo
-        ("יש טייקאווי בצהריים?", "takeaway", "'טייק אווי' (in 'טייקאווי')"),
-        ("do you do takeaway?", "takeaway", "'take away' (in 'takeaway')"),
-        ("بتعملو تيكاواي؟", "takeaway", "'تيك اواي' (in 'تيكاواي')"),
+        ("יש טייקאווי בצהריים?", "takeaway", "'טייק אווי' (written 'טייקאווי')"),
+        ("do you do takeaway?", "takeaway", "'take away' (written 'takeaway')"),
+        ("بتعملو تيكاواي؟", "takeaway", "'تيك اواي' (written 'تيكاواي')"),
         ("רוצים לחגוג יומולדת 40", "events", "'יומולדת' read as 'יום הולדת' (typo)"),
         # a phrasal verb with its object between its two words
         ("I'd like to sign my son up for June", "enrollment", "'sign up'"),
         ("can you log me in?", "enrollment", "'log in'"),
         # spoken على+ال
         ("وين اتصل عالونش؟", "towing", "'ونش' (in 'عالونش')"),
+        # another word for "without": the negation is what the keyword asks for
+        ("בלי גלוטן יש משהו?", "gluten free", "'ללא גלוטן' (written 'בלי גלוטנ')"),
+        ("في اشي بلا جلوتين؟", "gluten free", "'بدون جلوتين' (written 'بلا جلوتين')"),
+        ("anything with no gluten?", "gluten free", "'without gluten' (written 'no gluten')"),
     ],
 )
 def test_spellings_of_a_keyword_clients_write(

@@ -26,6 +26,8 @@ NEGATORS = _words(
     "לא בלי אל ללא",
     "مش مو ما لا بدون بلاش mish msh mesh mush la2",
 )
+#: words for "without", one as good as another in a keyword ("ללא גלוטן" is "בלי גלוטן")
+WITHOUT = _words("without no", "בלי ללא", "بدون بلا بلاش")
 #: "no X" and "אין X" usually say X is missing ("no receipt in my email"), which is about X;
 #: they negate only with a word of need: "no need for X", "אין צורך ב-X", "no X needed"
 ABSENCE = _words("no", "אין", "ما في")
@@ -63,14 +65,21 @@ CONTRAST = _words("but however though", "אבל אך", "لكن بس")
 #: words of thanks, praise and acknowledgement: a message of only these wants no card
 SOCIAL = _words(
     "thanks thank thx ty great amazing awesome perfect lovely love loved ok okay cool nice",
-    "wonderful best gorgeous lol",
+    "wonderful best gorgeous lol delicious fantastic yummy tasty",
     "תודה תודות מעולה מדהים מושלם אחלה סבבה יופי מותק אוהבת אוהב",
-    "شكرا يسلمو يسلموا تسلم ممتاز رائع حلو زاكي",
+    "מדהימה מדהימים טעים טעימה טעימות מושלמת אהבנו אהבתי נהדר נהדרת",
+    "شكرا يسلمو يسلموا تسلم ممتاز رائع حلو زاكي رائعة زاكيه ممتازة حبينا عجبتني عجبنا",
     "спасибо",
 )
-#: words of thanks: a message of thanks or praise that asks nothing wants no card, even when
-#: it names what it thanks for ("thanks for the quick delivery!")
-THANKS = _words("thanks thank thx ty", "תודה תודות", "شكرا يسلمو يسلموا تسلم", "спасибо")
+#: words of thanks and of praise for what was done: a message of these that asks nothing wants
+#: no card, even when it names what it thanks for ("thanks for the quick delivery!", "what a
+#: cake, the kids loved it")
+THANKS = _words(
+    "thanks thank thx ty loved delicious amazing awesome gorgeous wonderful fantastic yummy tasty",
+    "תודה תודות מדהים מדהימה מדהימים טעים טעימה טעימות מושלם מושלמת אהבנו אהבתי נהדר נהדרת",
+    "شكرا يسلمو يسلموا تسلم رائع رائعة زاكي زاكيه ممتاز ممتازة حبينا عجبتني عجبنا",
+    "спасибо",
+)
 #: words of advertising and spam: such a message is never answered
 SPAM = _words(
     "click subscribe unsubscribe winner win free loans loan crypto bitcoin casino",

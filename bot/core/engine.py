@@ -233,7 +233,10 @@ def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int
 def _not_counted(rules: RuleSet, scan: MessageMatch) -> str:
     """Keywords found but not counted, and why: negated, part of a name, said about an aside."""
     parts = []
-    ignored = [(r, e) for r in scan.evidence for e in scan.negated(r)]
+    # what the rule's counted evidence covers is no news ("ללא גלוטן" counts, its "גלוטן" not)
+    ignored = [
+        (r, e) for r in scan.evidence for e in scan.negated(r) if e.start not in scan.words_at(r)
+    ]
     negated = [f"'{e.found}' for '{rules.rules[r].name}'" for r, e in ignored if e.negated]
     if negated:
         parts.append(f" (not counted, negated: {', '.join(negated[:3])})")

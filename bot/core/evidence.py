@@ -21,6 +21,7 @@ from bot.core.forms import token_variants
 WEIGHTS = {
     "exact": 1.0,
     "prefix": 1.0,
+    "respelled": 1.0,
     "pattern": 1.0,
     "form": 0.85,
     "typo": 0.7,
@@ -47,7 +48,8 @@ class Evidence:
     rule: int
     keyword: str  #: as the owner wrote it
     found: str  #: the message's words that matched, normalised
-    how: str  #: exact | prefix | form | root | typo | latin | example | greeting | pattern | any
+    #: exact | prefix | respelled | form | root | typo | latin | example | greeting | pattern | any
+    how: str
     start: int  #: first word (token index)
     end: int  #: one past the last word
     negated: bool = False
@@ -74,6 +76,7 @@ class Evidence:
         text = {
             "exact": f"'{keyword}'",
             "prefix": f"'{keyword}' (in '{found}')",
+            "respelled": f"'{keyword}' (written '{found}')",
             "form": f"'{found}', a form of '{keyword}'",
             "root": f"'{found}', same root as '{keyword}'",
             "typo": f"'{found}' read as '{keyword}' (typo)",

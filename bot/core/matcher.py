@@ -86,8 +86,9 @@ class _Entry:
     keyword: str
     words: tuple[str, ...]  #: the keyword's normalised words
     level: int  #: the level of the indexed key (EXACT: the word itself)
-    #: a two-word keyword's words written as one ("טייק אווי" as "טייקאווי")
-    joined: bool = False
+    #: the keyword written another way: its two words as one ("טייק אווי" as "טייקאווי"),
+    #: another word for "without" ("ללא גלוטן" as "בלי גלוטן")
+    respelled: bool = False
 
 
 class KeywordIndex:
@@ -127,6 +128,10 @@ class KeywordIndex:
                             # clients write a two-word name as one: "takeaway", "יומולדת"
                             joined = (tokens[0] + tokens[1],)
                             self._add(_Entry(i, False, keyword, joined, EXACT, True), words)
+                    for negator in _other_negators(tokens):
+                        # "ללא גלוטן" is also written "בלי גלוטן": the negation is the point
+                        variant = (negator, *tokens[1:])
+                        self._add(_Entry(i, is_exclude, keyword, variant, EXACT, True), words)
             examples = [(example, tuple(tokenize(example))) for example in words.examples]
             phrases = [(k, tokens) for k, tokens in keyword_words if len(tokens) > 1]
             self.support.add(i, [t for _, t in keyword_words], [*phrases, *examples])
@@ -141,7 +146,9 @@ class KeywordIndex:
             if level < EXACT and not words.forms:
                 continue
             self._entries.setdefault(key, []).append(
-                _Entry(entry.rule, entry.exclude, entry.keyword, entry.words, level, entry.joined)
+                _Entry(
+                    entry.rule, entry.exclude, entry.keyword, entry.words, level, entry.respelled
+                )
             )
         if len(entry.words) == 1 and not entry.exclude and words.forms:
             for skeleton in script_skeletons(first):
@@ -198,7 +205,7 @@ class KeywordIndex:
 
     def _record(self, found: MessageMatch, entry: _Entry, how: str, start: int, end: int) -> None:
         if entry.exclude:
-            if how in ("exact", "prefix", "form"):
+            if how in ("exact", "prefix", "form", "respelled"):
                 found.vetoes.setdefault(entry.rule, entry.keyword)
             return
         shown = " ".join(found.tokens[start:end])
@@ -228,7 +235,9 @@ class KeywordIndex:
                     return
                 end, rest = particle_end, EXACT
             grade = min(grade, rest)
-        how = "typo" if typo else _how(grade, prefixed or entry.joined)
+        how = "typo" if typo else _how(grade, prefixed)
+        if entry.respelled and how in ("exact", "prefix"):
+            how = "respelled"
         self._record(found, entry, how, start, end)
 
     def _word(self, token: str) -> _Word:
@@ -324,7 +333,7 @@ class KeywordIndex:
                 found.evidence[rule] = [
                     dataclasses.replace(e, how="greeting")
                     for e in evidence
-                    if e.start < GREETING_REACH and e.how in ("exact", "prefix")
+                    if e.start < GREETING_REACH and e.how in ("exact", "prefix", "respelled")
                 ]
         if not greeting_rules:
             return
@@ -339,6 +348,15 @@ class KeywordIndex:
                     keyword = self.rules[rule].keywords[0]
                     evidence.append(Evidence(rule, keyword, shown, "greeting", start, start + size))
             return
+
+
+def _other_negators(tokens: tuple[str, ...]) -> list[str]:
+    """For a phrase that starts with "without" ("ללא גלוטן", "بدون سكر", "without sugar"), the
+    other words of its script that say the same ("בלי", "بلا", "no")."""
+    if len(tokens) < 2 or tokens[0] not in cues.WITHOUT:
+        return []
+    script = script_of(tokens[0])
+    return sorted(n for n in cues.WITHOUT if n != tokens[0] and script_of(n) == script)
 
 
 def _is_function_word(token: str) -> bool:

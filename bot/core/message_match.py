@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import regex
 
 from bot.core import cues
-from bot.core.evidence import WEIGHTS, Evidence, clause_weights
+from bot.core.evidence import WEIGHTS, Evidence, clause_ids, clause_weights
+from bot.core.forms import script_of
 from bot.core.support import SUPPORT_WEIGHT, SUPPORT_WORDS, Support
 
 if TYPE_CHECKING:
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: how much a keyword counts that only describes another rule's keyword next to it
+MODIFIER_WEIGHT = 0.75
+#: evidence that is not a word of the message
+_NOT_WORDS = ("greeting", "any", "pattern", "example")
 #: a user pattern that runs longer than this counts as no match (and is logged)
 PATTERN_TIMEOUT_S = 0.05
 _QUESTION = regex.compile(r"[?؟]")
@@ -41,6 +46,7 @@ class MessageMatch:
         self._clauses: list[float] | None = None
         self._support: dict[int, list[Support]] | None = None
         self._strengths: dict[int, float] = {}
+        self._modifier_words: frozenset[tuple[int, int]] | None = None
         self._examples_checked = False
 
     @property
@@ -157,9 +163,12 @@ class MessageMatch:
             return 0.01 if any(e.how == "greeting" for e in evidence) else 0.0
         # clauses can only change an answer where two rules or more have evidence
         clauses = self._clause_weights() if len(self.evidence) > 1 else None
+        modifiers = self._modifiers() if clauses is not None else frozenset()
         total = 0.0
         for item in topical:
             weight = item.weight
+            if (rule, item.start) in modifiers:
+                weight *= MODIFIER_WEIGHT
             if clauses is not None and weight:
                 clause = clauses[item.start]
                 if clause > 1.0:
@@ -171,6 +180,31 @@ class MessageMatch:
             for word in self.support(rule):
                 total += SUPPORT_WEIGHT * clauses[word.start]
         return total
+
+    def _modifiers(self) -> frozenset[tuple[int, int]]:
+        """(rule, position) of each one-word Hebrew or Arabic keyword right after another
+        rule's: the first names the thing, the second only says which ("משלוח עוגה", "توصيل
+        كيك" are deliveries; "ביטול התור" is a cancellation). English is left alone: its head
+        comes last in "cake delivery" but first in "cancel appointment"."""
+        if self._modifier_words is None:
+            single: dict[int, list[int]] = {}
+            for rule, evidence in self.evidence.items():
+                for e in evidence:
+                    if e.counts and e.end == e.start + 1 and e.how not in _NOT_WORDS:
+                        single.setdefault(e.start, []).append(rule)
+            found: set[tuple[int, int]] = set()
+            if len(single) > 1:
+                clauses = clause_ids(self.folded, len(self.tokens))
+                for position, rules in single.items():
+                    heads = single.get(position - 1, ())
+                    if (
+                        heads
+                        and clauses[position - 1] == clauses[position]
+                        and script_of(self.tokens[position]) in ("he", "ar")
+                    ):
+                        found.update((rule, position) for rule in rules if rule not in heads)
+            self._modifier_words = frozenset(found)
+        return self._modifier_words
 
     def support(self, rule: int) -> list[Support]:
         """Other words of the message that the rule's phrases or examples use (at most two),
@@ -257,6 +291,7 @@ class MessageMatch:
         self.evidence.setdefault(item.rule, []).append(item)
         self._strengths.clear()
         self._support = None
+        self._modifier_words = None
 
     def _clause_weights(self) -> list[float]:
         """For each token, how central its clause is (1 = ordinary)."""
