@@ -502,6 +502,9 @@ rules:
   - name: appointments
     keywords: [appointment, תור, موعد]
     reply: {contact: desk}
+  - name: insurance
+    keywords: [insurance, ביטוח, تأمين]
+    reply: {contact: desk}
 fallback:
   reply: {contact: desk}
 """
@@ -547,6 +550,10 @@ def test_try_says_the_keyword_was_said_about_an_item_left_behind(aside_rules: Ru
         ("I forgot to book a table, is there room tonight?", "reservations"),  # forgot to…
         ("שכחתי להזמין שולחן, יש מקום הערב?", "reservations"),
         ("looking for a job. and do you do delivery to Haifa?", "delivery"),  # another clause
+        # the thing lost, and in Hebrew and Arabic the word after it that says which
+        ("איבדתי את כרטיס הביטוח שלי, מה עושים?", "insurance"),
+        ("ضيعت بطاقة التأمين، شو بعمل؟", "insurance"),
+        ("I lost my insurance card, what now?", "insurance"),
     ],
 )
 def test_what_was_forgotten_and_other_clauses_still_count(

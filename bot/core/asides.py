@@ -15,9 +15,12 @@ import dataclasses
 
 from bot.core import cues
 from bot.core.evidence import Evidence, clause_ids, is_cue
+from bot.core.forms import script_of
 from bot.core.text import PREFIXES
 
 LEFT_BEHIND = "an item left behind"
+#: letters that put a preposition before a Hebrew or Arabic word (the article is no preposition)
+_PREPOSITIONS = ("ב", "ל", "מ", "כ", "ب", "ل", "ك", "ع")
 JOB = "a job"
 #: the job-seeking phrases by their first word, so a message is read once, not once a phrase
 _JOB_PHRASES: dict[str, list[tuple[str, ...]]] = {}
@@ -48,8 +51,8 @@ def mark_asides(folded: str, tokens: list[str], found: dict[int, list[Evidence]]
             for clause_at, first, last, kept in spans:
                 if clauses[item.start] != clauses[clause_at] or first <= item.start < last:
                     continue
-                if item.start == kept:
-                    continue  # what was forgotten
+                if kept <= item.start <= kept + 1 and _names_the_thing(tokens, kept, item.start):
+                    continue  # what was forgotten ("כרטיס הביטוח", the insurance card)
                 about = LEFT_BEHIND if kept >= 0 else JOB
                 evidence[i] = dataclasses.replace(item, aside=about)
                 break
@@ -70,6 +73,18 @@ def _aside_spans(tokens: list[str]) -> list[tuple[int, int, int, int]]:
                 spans.append((n, n, n + len(phrase), -1))
                 break
     return spans
+
+
+def _names_the_thing(tokens: list[str], thing: int, position: int) -> bool:
+    """Whether the word at `position` is the thing forgotten or, right after it, the word that
+    says which in Hebrew or Arabic ("כרטיס הביטוח", "كيس الدوا"): not behind a preposition
+    ("על השולחן", "بالبيت") nor a small word."""
+    if position == thing:
+        return True
+    word = tokens[position]
+    if script_of(word) not in ("he", "ar") or is_cue(word, cues.FUNCTION_WORDS):
+        return False
+    return not word.startswith(_PREPOSITIONS)
 
 
 def _thing_after(tokens: list[str], start: int) -> int | None:
