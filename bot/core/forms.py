@@ -27,6 +27,8 @@ from bot.core.text import MIN_STEM, prefix_stems
 EXACT = 3
 FORM = 2
 ROOT = 1
+#: a typo: below ROOT, so a typo never outranks a real form
+TYPO = 0
 
 #: Hebrew suffixes (final letters already folded: ם->מ, ן->נ, ך->כ), longest first: plurals
 #: (ים, ות, יים, יות), feminine (ה, ת, ית), possessives (י, ך, ו, נו, כם, הם...), past tense

@@ -8,7 +8,8 @@ message does not grow with the number of rules. What is found is *evidence*: whi
 which words of the message, and how (as written, behind a prefix, another form, same root, a
 typo). A negated keyword ("not delivery", "לא צריך משלוח", "مش توصيل") is kept but does not
 count. What each word matches is remembered per index, so a shop's recurring vocabulary is
-looked up once. Weighing the evidence and ranking the rules is `message_match`'s job.
+looked up once. The words after a phrase's first are read by `phrases`; weighing the
+evidence and ranking the rules is `message_match`'s job.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.core.forms import (
     EXACT,
     FORM,
     ROOT,
+    TYPO,
     another_noun,
     keyword_keys,
     script_of,
@@ -35,6 +37,7 @@ from bot.core.forms import (
 )
 from bot.core.message_match import MessageMatch
 from bot.core.names import mark_names
+from bot.core.phrases import other_negators, particle_after, rest_grade
 from bot.core.support import SupportIndex
 from bot.core.text import fold, keyword_tokens, tokenize, words_of
 from bot.core.translit import is_transliterated, latin_skeletons, script_skeletons
@@ -56,7 +59,6 @@ _MEMO_WORDS = 50_000
 _Word = tuple[tuple[tuple["_Entry", int, bool], ...], tuple["_Entry", ...], tuple["_Entry", ...]]
 #: a word that is no keyword's in any way (most words of most messages)
 _NOTHING: _Word = ((), (), ())
-_TYPO = 0  # level of a typo: below ROOT, so a typo never outranks a real form
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,7 @@ class KeywordIndex:
                             # clients write a two-word name as one: "takeaway", "יומולדת"
                             joined = (tokens[0] + tokens[1],)
                             self._add(_Entry(i, False, keyword, joined, EXACT, True), words)
-                    for negator in _other_negators(tokens):
+                    for negator in other_negators(tokens):
                         # "ללא גלוטן" is also written "בלי גלוטן": the negation is the point
                         variant = (negator, *tokens[1:])
                         self._add(_Entry(i, is_exclude, keyword, variant, EXACT, True), words)
@@ -183,7 +185,7 @@ class KeywordIndex:
                 # a word no keyword reached: a typo of one, or one in Latin letters
                 if position >= greeting_end:
                     for entry in typos:
-                        self._phrase(found, entry, _TYPO, False, position)
+                        self._phrase(found, entry, TYPO, False, position)
                     if spelled:
                         latin.append((position, spelled))
                 continue
@@ -221,16 +223,21 @@ class KeywordIndex:
     def _phrase(
         self, found: MessageMatch, entry: _Entry, grade: int, prefixed: bool, start: int
     ) -> None:
-        """Record `entry` found at `start` (how well: `grade`, _TYPO for a typo) if the words
+        """Record `entry` found at `start` (how well: `grade`, TYPO for a typo) if the words
         after it spell the rest of its phrase."""
-        typo = grade == _TYPO
+        typo = grade == TYPO
         end = start + len(entry.words)
         if end > start + 1:
-            rest = _rest_grade(
-                entry.words[1:], found.tokens[start + 1 : end], self.rules[entry.rule]
+            rule = self.rules[entry.rule]
+            rest = rest_grade(
+                entry.words[1:],
+                found.tokens[start + 1 : end],
+                prefixes=rule.prefixes,
+                forms=rule.forms,
+                fuzzy=rule.fuzzy,
             )
             if rest is None:
-                particle_end = _particle_after(entry.words, found.tokens, start)
+                particle_end = particle_after(entry.words, found.tokens, start)
                 if particle_end is None:
                     return
                 end, rest = particle_end, EXACT
@@ -350,15 +357,6 @@ class KeywordIndex:
             return
 
 
-def _other_negators(tokens: tuple[str, ...]) -> list[str]:
-    """For a phrase that starts with "without" ("ללא גלוטן", "بدون سكر", "without sugar"), the
-    other words of its script that say the same ("בלי", "بلا", "no")."""
-    if len(tokens) < 2 or tokens[0] not in cues.WITHOUT:
-        return []
-    script = script_of(tokens[0])
-    return sorted(n for n in cues.WITHOUT if n != tokens[0] and script_of(n) == script)
-
-
 def _is_function_word(token: str) -> bool:
     return any(variant in cues.FUNCTION_WORDS for variant, _ in token_variants(token))
 
@@ -369,57 +367,10 @@ def _merely_contains(word: str, keyword: str) -> bool:
     return len(keyword) >= 4 and len(word) > len(keyword) and keyword in word
 
 
-#: the particles of English phrasal verbs ("sign up", "log in", "pick up")
-PARTICLES = frozenset({"up", "in", "out", "off", "on", "down", "back", "over"})
-#: how many words may stand between a phrasal verb and its particle ("sign my whole team up")
-PARTICLE_REACH = 3
-
-
-def _particle_after(words: tuple[str, ...], tokens: list[str], start: int) -> int | None:
-    """The end of a phrasal verb whose object stands between its two words ("sign my whole
-    team up", "log me in"), or None: only a two-word keyword ending in a particle."""
-    if len(words) != 2 or words[1] not in PARTICLES:
-        return None
-    last = min(len(tokens), start + 2 + PARTICLE_REACH)
-    for position in range(start + 2, last):
-        token = tokens[position]
-        if token == words[1]:
-            return position + 1
-        if token in PARTICLES or token in cues.NEGATORS:
-            return None
-    return None
-
-
 def _how(grade: int, prefixed: bool) -> str:
     if grade == EXACT:
         return "prefix" if prefixed else "exact"
     return "form" if grade == FORM else "root"
-
-
-def _rest_grade(words: tuple[str, ...], tokens: list[str], rule: RuleWords) -> int | None:
-    """How well `tokens` spell the rest of a phrase (None: they don't)."""
-    if len(tokens) < len(words):
-        return None
-    grade = EXACT
-    for word, token in zip(words, tokens, strict=True):
-        best: int | None = None
-        wanted = dict(keyword_keys(word))
-        for variant, prefixed in token_variants(token):
-            if prefixed and not rule.prefixes:
-                continue
-            for key, level in word_keys(variant):
-                if key in wanted:
-                    level = min(level, wanted[key])
-                    if level == EXACT or rule.forms:
-                        best = level if best is None else max(best, level)
-            if best is None and not is_real_word(variant):
-                distance = typo_edits(variant, word)
-                if distance and distance <= typo_distance(word, fuzzy=rule.fuzzy):
-                    best = _TYPO
-        if best is None:
-            return None
-        grade = min(grade, best)
-    return grade
 
 
 def key_of(word: str) -> str:
