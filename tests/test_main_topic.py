@@ -65,9 +65,11 @@ def answer(rules: RuleSet, text: str, at: datetime | None = None) -> tuple[str |
 @pytest.mark.parametrize(
     ("text", "without_support"),
     [
-        ("I'm cancelling the appointment for Monday, sorry", "appointments"),
-        # "ביטול התור", "الغاء الموعد": a cancellation of the appointment, the first word names
-        # the thing, so these are the cancel rule's even without its examples
+        ("the appointment for Monday, I'm cancelling, sorry", "appointments"),
+        # "cancelling the appointment", "ביטול התור", "الغاء الموعد": the first word names the
+        # thing, the appointment is what is cancelled, so these are the cancel rule's even
+        # without its examples
+        ("I'm cancelling the appointment for Monday, sorry", "cancel"),
         ("ביטול התור של יום שני", "cancel"),
         ("بدي الغاء الموعد تبع بكرا", "cancel"),
     ],
@@ -584,6 +586,11 @@ def test_a_rule_whose_keyword_is_the_cue_still_answers(tmp_path: Path) -> None:
         ("אפשר משלוח אירוע לחיפה?", "delivery"),
         ("في توصيل حفلة لحيفا؟", "delivery"),
         ("תיקון משלוח שנתקע", "repair"),
+        # a verb and the thing it acts on, with only small words between: the verb's rule
+        ("can I cancel my party for Friday?", "cancel"),
+        ("אפשר ביטול של האירוע?", "cancel"),
+        ("بدي الغاء تبع الحفلة", "cancel"),
+        ("what's the price of the party menu?", "prices"),
     ],
 )
 def test_a_keyword_that_describes_the_one_before_is_not_the_thing(

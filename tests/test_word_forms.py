@@ -105,6 +105,25 @@ def test_arabic_word_forms_match(rules: RuleSet, text: str, rule: str) -> None:
     assert answer(rules, text) == rule
 
 
+@pytest.mark.parametrize(
+    ("text", "explained"),
+    [
+        ("איך נרשמים אצלכם?", "'נרשמימ', same root as 'להירשם'"),
+        ("אני אזמין מחר", "'אזמינ', same root as 'להזמין'"),
+        ("הזמנו אצלכם בשבוע שעבר", "'הזמנו', same root as 'להזמין'"),
+    ],
+)
+def test_a_hebrew_infinitive_keyword_meets_the_verbs_other_forms(
+    tmp_path: Path, text: str, explained: str
+) -> None:
+    book = rule_book(
+        tmp_path,
+        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
+        "rules:\n  - name: join\n    keywords: [להירשם, להזמין]\n    reply: {contact: desk}\n",
+    )
+    assert book.match(text).rule_match(0) == explained
+
+
 SPELLING_BOOK = """\
 contacts:
   desk: {name: Desk, phone: "052-555-0123"}

@@ -37,6 +37,13 @@ NOT_NEEDED = _words(
     "צריך צריכה צריכים נחוץ צורך",
     "بدي بدنا لازم ضروري داعي",
 )
+#: small words that link a verb or a noun to the thing it acts on or names ("freeze my
+#: membership", "להקפיא את המנוי", "price of the class", "سعر تبع الاشتراك")
+LINKS = _words(
+    "the a an my your our his her their its of for this that",
+    "את של",
+    "تبع حق",
+)
 #: "…, just Y": ends a negation's reach ("not X, just Y")
 NEGATION_STOPS = _words("just only but rather", "רק אלא פשוט אבל", "بس فقط لكن bas")
 

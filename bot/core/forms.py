@@ -46,7 +46,7 @@ ARABIC_SUFFIXES = (
     "ه", "ي", "ك", "ت", "و",
 )  # fmt: skip
 #: formative prefixes of verbs and verbal nouns (stripped for the ROOT key only)
-HEBREW_FORMATIVES = ("הת", "מת", "נת", "ית", "את", "מ", "נ", "ת", "ה", "י", "א")
+HEBREW_FORMATIVES = ("הת", "מת", "נת", "ית", "את", "הי", "מ", "נ", "ת", "ה", "י", "א")
 ARABIC_FORMATIVES = ("بت", "بن", "بي", "است", "ست", "م", "ت", "ي", "ن", "ا")
 
 _HEBREW_VOWEL_LETTERS = str.maketrans("", "", "וי")
@@ -102,6 +102,11 @@ def keyword_keys(word: str) -> tuple[tuple[str, int], ...]:
     if word.startswith("ال") and len(word) >= 5 and script_of(word) == "ar":
         for key, level in word_keys(word[2:]):
             keys.setdefault(key, level)
+    elif word.startswith("ל") and len(word) >= 5 and script_of(word) == "he":
+        # an infinitive ("להזמין", "להירשם") has the root of its other forms ("אזמין", "נרשמים")
+        for key, level in word_keys(word[1:]):
+            if level == ROOT:
+                keys.setdefault(key, level)
     return tuple(keys.items())
 
 

@@ -182,27 +182,38 @@ class MessageMatch:
         return total
 
     def _modifiers(self) -> frozenset[tuple[int, int]]:
-        """(rule, position) of each one-word Hebrew or Arabic keyword right after another
-        rule's: the first names the thing, the second only says which ("משלוח עוגה", "توصيل
-        كيك" are deliveries; "ביטול התור" is a cancellation). English is left alone: its head
-        comes last in "cake delivery" but first in "cancel appointment"."""
+        """(rule, position) of each keyword that only says which thing another rule's keyword
+        before it acts on or names: "freeze my membership", "להקפיא את המנוי", "الغي الاشتراك"
+        are about freezing and cancelling; "משלוח עוגה", "توصيل كيك" are deliveries. Between
+        the two stand only small linking words ("my", "the", "of", "את", "של", "تبع"); side by
+        side they count in Hebrew and Arabic only, as English puts a compound's head last
+        ("cake delivery")."""
         if self._modifier_words is None:
-            single: dict[int, list[int]] = {}
-            for rule, evidence in self.evidence.items():
-                for e in evidence:
-                    if e.counts and e.end == e.start + 1 and e.how not in _NOT_WORDS:
-                        single.setdefault(e.start, []).append(rule)
             found: set[tuple[int, int]] = set()
-            if len(single) > 1:
+            spans = sorted(
+                (e.start, e.end, rule)
+                for rule, evidence in self.evidence.items()
+                for e in evidence
+                if e.counts and e.how not in _NOT_WORDS
+            )
+            if len({rule for _, _, rule in spans}) > 1:
                 clauses = clause_ids(self.folded, len(self.tokens))
-                for position, rules in single.items():
-                    heads = single.get(position - 1, ())
-                    if (
-                        heads
-                        and clauses[position - 1] == clauses[position]
-                        and script_of(self.tokens[position]) in ("he", "ar")
-                    ):
-                        found.update((rule, position) for rule in rules if rule not in heads)
+                tokens = self.tokens
+                at = {start: {rule for s, _, rule in spans if s == start} for start, _, _ in spans}
+                for start, end, rule in spans:
+                    for later, _, other in spans:
+                        gap = tokens[end:later]
+                        if (
+                            other == rule
+                            or later < end
+                            or len(gap) > 2
+                            or other in at[start]
+                            or clauses[later] != clauses[start]
+                            or not all(word in cues.LINKS for word in gap)
+                            or (not gap and script_of(tokens[later]) not in ("he", "ar"))
+                        ):
+                            continue
+                        found.add((other, later))
             self._modifier_words = frozenset(found)
         return self._modifier_words
 
