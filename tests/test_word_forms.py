@@ -192,6 +192,21 @@ def test_a_phrase_apart_is_not_the_phrase(tmp_path: Path, text: str) -> None:
     assert answer(book, text) is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [
+        ("delivry to haifa?", "delivery to haifa?"),
+        ("מלשוח לקריות?", "משלוח לקריות?"),
+        ("في توصبل؟", "في توصيل؟"),
+    ],
+)
+def test_typos_can_be_turned_off_per_rule(tmp_path: Path, typed: str, written: str) -> None:
+    strict = BOOK.replace("    keywords: [delivery,", "    typos: false\n    keywords: [delivery,")
+    book = rule_book(tmp_path, strict)
+    assert answer(book, typed) is None
+    assert answer(book, written) == "delivery"
+
+
 def test_forms_can_be_turned_off_per_rule(rules: RuleSet) -> None:
     assert answer(rules, "are you kosher?") == "strict"
     assert rules.match("koshers").rule_match(6) is None

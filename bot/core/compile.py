@@ -208,6 +208,13 @@ def _rule(
     if len(diagnostics.errors) > errors_before or card is None:
         return None
     keywords = tuple(model.keywords or ())
+    if model.fuzzy and not model.typos:
+        diagnostics.warning(
+            "'fuzzy: true' has no effect with 'typos: false'",
+            source,
+            (*path, "fuzzy"),
+            hint="remove one of them: fuzzy allows more typos, typos: false allows none",
+        )
     words = RuleWords(
         keywords=keywords,
         exclude=tuple(model.exclude),
@@ -215,6 +222,7 @@ def _rule(
         pattern=pattern,
         fuzzy=model.fuzzy and bool(keywords),
         forms=model.forms,
+        typos=model.typos,
         catch_all=not keywords and pattern is None,
         # mostly greetings: it answers any greeting, and only when no topic rule does
         greeting=bool(keywords) and 2 * sum(map(is_greeting, keywords)) >= len(keywords),

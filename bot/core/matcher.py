@@ -72,6 +72,8 @@ class RuleWords:
     fuzzy: bool = False
     #: match other forms of the words (plural, verb, possessive...) and their roots
     forms: bool = True
+    #: read misspellings of the words as them
+    typos: bool = True
     #: no keywords and no pattern: matches any message with text
     catch_all: bool = False
     #: its keywords are greetings: it answers any greeting, and only when nothing else does
@@ -235,6 +237,7 @@ class KeywordIndex:
                 prefixes=rule.prefixes,
                 forms=rule.forms,
                 fuzzy=rule.fuzzy,
+                typos=rule.typos,
             )
             if rest is None:
                 particle_end = particle_after(entry.words, found.tokens, start)
@@ -323,7 +326,7 @@ class KeywordIndex:
             if entry.level != EXACT:
                 continue
             words = self.rules[entry.rule]
-            if prefixed and not words.prefixes:
+            if not words.typos or (prefixed and not words.prefixes):
                 continue
             if not confused and distance > typo_distance(word, fuzzy=words.fuzzy):
                 continue

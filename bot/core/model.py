@@ -76,6 +76,11 @@ class RuleModel(_Strict):
         description="Match other forms of the words: 'shipped' matches 'shipping', "
         "'משלוחים' matches 'משלוח', 'مواعيد' matches 'موعد'.",
     )
+    typos: bool = Field(
+        True,
+        description="Read misspelt words as the keyword: 'delivry' matches 'delivery'. "
+        "false: only as written (and, with forms, as another form).",
+    )
     fuzzy: bool = Field(
         False, description="Allow more typos: also in 3-letter words, two letters from 8."
     )

@@ -15,7 +15,13 @@ from bot.core.typos import is_real_word, typo_distance, typo_edits
 
 
 def rest_grade(
-    words: tuple[str, ...], tokens: list[str], *, prefixes: bool, forms: bool, fuzzy: bool
+    words: tuple[str, ...],
+    tokens: list[str],
+    *,
+    prefixes: bool,
+    forms: bool,
+    fuzzy: bool,
+    typos: bool = True,
 ) -> int | None:
     """How well `tokens` spell the rest of a phrase (None: they don't), each within what the
     phrase's rule allows: prefixes, other forms, typos (`fuzzy` widens them)."""
@@ -33,7 +39,7 @@ def rest_grade(
                     level = min(level, wanted[key])
                     if level == EXACT or forms:
                         best = level if best is None else max(best, level)
-            if best is None and not is_real_word(variant):
+            if best is None and typos and not is_real_word(variant):
                 distance = typo_edits(variant, word)
                 if distance and distance <= typo_distance(word, fuzzy=fuzzy):
                     best = TYPO
