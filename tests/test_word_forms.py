@@ -106,6 +106,22 @@ def test_arabic_word_forms_match(rules: RuleSet, text: str, rule: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["بدي الغي الموعد تبع بكرا", "ألغيت الموعد؟", "الغي الدور لو سمحت", "بدي الغاء"]
+)
+def test_an_arabic_verb_whose_root_ends_weak_meets_its_noun(tmp_path: Path, text: str) -> None:
+    # "الغاء" (cancelling) and "الغي", "ألغيت" (I cancel, I cancelled): the verb the client
+    # writes is the cancellation, and the appointment only what is cancelled
+    book = rule_book(
+        tmp_path,
+        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
+        "rules:\n  - name: appointment\n    keywords: [موعد, دور]\n    reply: {contact: desk}\n"
+        "  - name: cancel\n    keywords: [إلغاء]\n    reply: {contact: desk}\n",
+    )
+    assert answer(book, text) == "cancel"
+    assert answer(book, "بدي موعد بكرا") == "appointment"
+
+
+@pytest.mark.parametrize(
     ("text", "explained"),
     [
         ("איך נרשמים אצלכם?", "'נרשמימ', same root as 'להירשם'"),

@@ -86,10 +86,19 @@ def word_keys(word: str) -> tuple[tuple[str, int], ...]:
         for root in _roots(stem, HEBREW_FORMATIVES, _HEBREW_VOWEL_LETTERS, word):
             keys.setdefault(root, ROOT)
     elif script == "ar":
-        for stem in arabic_stems(word):
+        stems = arabic_stems(word)
+        for stem in stems:  # every stem is a form before any skeleton is a root
             keys.setdefault(stem, FORM)
+        for stem in stems:
             for root in _roots(stem, ARABIC_FORMATIVES, _ARABIC_VOWEL_LETTERS, word):
                 keys.setdefault(root, ROOT)
+            if stem.endswith("اء") and len(stem) >= 5:
+                # the noun of a verb whose root ends weak is that verb's form, as "cancellation"
+                # is "cancel"'s in English: "الغاء" (cancelling) meets "الغي", "الغيت" (I
+                # cancel, I cancelled), whose stem is "الغ"
+                weak = stem[:-2]
+                if len(weak) >= _MIN_ROOT:
+                    keys.setdefault(weak, FORM)
     return tuple(keys.items())
 
 
