@@ -53,6 +53,13 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
     return rule_book(tmp_path_factory.mktemp("forms"), BOOK)
 
 
+def desk_book(folder: Path, rules: str) -> RuleSet:
+    """A rule book of `rules` (the YAML under `rules:`), every one replying with one desk card."""
+    return rule_book(
+        folder, 'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\nrules:\n' + rules
+    )
+
+
 def answer(rules: RuleSet, text: str) -> str | None:
     """The rule that would answer `text` (conditions aside), as the engine ranks them."""
     scan = rules.match(text)
@@ -111,10 +118,9 @@ def test_arabic_word_forms_match(rules: RuleSet, text: str, rule: str) -> None:
 def test_an_arabic_verb_whose_root_ends_weak_meets_its_noun(tmp_path: Path, text: str) -> None:
     # "الغاء" (cancelling) and "الغي", "ألغيت" (I cancel, I cancelled): the verb the client
     # writes is the cancellation, and the appointment only what is cancelled
-    book = rule_book(
+    book = desk_book(
         tmp_path,
-        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
-        "rules:\n  - name: appointment\n    keywords: [موعد, دور]\n    reply: {contact: desk}\n"
+        "  - name: appointment\n    keywords: [موعد, دور]\n    reply: {contact: desk}\n"
         "  - name: cancel\n    keywords: [إلغاء]\n    reply: {contact: desk}\n",
     )
     assert answer(book, text) == "cancel"
@@ -132,10 +138,9 @@ def test_an_arabic_verb_whose_root_ends_weak_meets_its_noun(tmp_path: Path, text
 def test_a_hebrew_infinitive_keyword_meets_the_verbs_other_forms(
     tmp_path: Path, text: str, explained: str
 ) -> None:
-    book = rule_book(
+    book = desk_book(
         tmp_path,
-        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
-        "rules:\n  - name: join\n    keywords: [להירשם, להזמין]\n    reply: {contact: desk}\n",
+        "  - name: join\n    keywords: [להירשם, להזמין]\n    reply: {contact: desk}\n",
     )
     assert book.match(text).rule_match(0) == explained
 
@@ -286,11 +291,9 @@ def test_a_short_word_one_ordinary_typo_away_is_another_word(rules: RuleSet, tex
     ],
 )
 def test_a_common_word_is_never_a_typo_of_a_keyword(tmp_path: Path, text: str) -> None:
-    book = rule_book(
+    book = desk_book(
         tmp_path,
-        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
-        "rules:\n  - name: prices\n    keywords: [מחיר, תור, سعر, book]\n"
-        "    reply: {contact: desk}\n",
+        "  - name: prices\n    keywords: [מחיר, תור, سعر, book]\n    reply: {contact: desk}\n",
     )
     assert answer(book, text) is None
 
@@ -346,11 +349,9 @@ def test_common_homographs_are_not_a_prefix_and_a_keyword(rules: RuleSet, text: 
 
 
 def test_on_the_occasion_of_is_not_an_event(tmp_path: Path) -> None:
-    book = rule_book(
+    book = desk_book(
         tmp_path,
-        'contacts: {desk: {name: Desk, phone: "052-555-0123"}}\n'
-        'rules:\n  - name: events\n    keywords: [مناسبة, "عيد ميلاد"]\n'
-        "    reply: {contact: desk}\n",
+        '  - name: events\n    keywords: [مناسبة, "عيد ميلاد"]\n    reply: {contact: desk}\n',
     )
     assert answer(book, "بمناسبة رمضان في عروض؟") is None  # "on the occasion of"
     assert answer(book, "بتعملو مناسبات خاصة؟") == "events"
