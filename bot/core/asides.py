@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.core import cues
-from bot.core.evidence import Evidence, clause_ids, is_cue
+from bot.core.evidence import NOT_WORDS, Evidence, clause_ids, is_cue
 from bot.core.forms import script_of
 from bot.core.text import PREFIXES
 
@@ -46,7 +46,7 @@ def mark_asides(folded: str, tokens: list[str], found: dict[int, list[Evidence]]
         if any(e.start in cue_words for e in evidence):
             continue  # the rule's own keyword is the cue: it is about this
         for i, item in enumerate(evidence):
-            if item.how in ("pattern", "any", "greeting", "example"):
+            if item.how in NOT_WORDS:
                 continue
             for clause_at, first, last, kept in spans:
                 if clauses[item.start] != clauses[clause_at] or first <= item.start < last:

@@ -31,6 +31,9 @@ WEIGHTS = {
     "greeting": 0.3,
     "any": 0.0,
 }
+#: evidence that stands for no word of the message: it is never a keyword in a clause, a name
+#: or an aside, nor the thing another keyword acts on
+NOT_WORDS = ("greeting", "any", "pattern", "example")
 #: each word of a phrase beyond the first makes it this much stronger ("כמה עולה" > "עולה")
 PHRASE_BONUS = 0.25
 #: a keyword counts as negated when a negator stands this many words before it, or fewer

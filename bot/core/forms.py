@@ -108,10 +108,10 @@ def keyword_keys(word: str) -> tuple[tuple[str, int], ...]:
     written with the article, those of the word without it ("قائمة الطعام" is also written
     "قائمة طعام"). A message word has its prefixes taken off already (`token_variants`)."""
     keys = dict(word_keys(word))
-    if word.startswith("ال") and len(word) >= 5 and script_of(word) == "ar":
+    if word.startswith("ال") and len(word) >= 5:
         for key, level in word_keys(word[2:]):
             keys.setdefault(key, level)
-    elif word.startswith("ל") and len(word) >= 5 and script_of(word) == "he":
+    elif word.startswith("ל") and len(word) >= 5:
         # an infinitive ("להזמין", "להירשם") has the root of its other forms ("אזמין", "נרשמים")
         for key, level in word_keys(word[1:]):
             if level == ROOT:

@@ -31,7 +31,6 @@ from bot.core.forms import (
     TYPO,
     another_noun,
     keyword_keys,
-    script_of,
     token_variants,
     word_keys,
 )
@@ -161,8 +160,8 @@ class KeywordIndex:
             if typo_distance(word, fuzzy=True) and not entry.exclude:
                 for variant in deletions(word):
                     self._near.setdefault(variant, set()).add(word)
-            if not entry.exclude and len(word) == 3 and script_of(word) in ("he", "ar"):
-                for variant in confusions(word):
+            if not entry.exclude:
+                for variant in confusions(word):  # three-letter Hebrew/Arabic words only
                     self._confused.setdefault(variant, set()).add(word)
 
     def __len__(self) -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import regex
 
 from bot.core import cues
-from bot.core.evidence import WEIGHTS, Evidence, clause_ids, clause_weights
+from bot.core.evidence import NOT_WORDS, WEIGHTS, Evidence, clause_ids, clause_weights
 from bot.core.forms import script_of
 from bot.core.support import SUPPORT_WEIGHT, SUPPORT_WORDS, Support
 
@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 
 #: how much a keyword counts that only describes another rule's keyword next to it
 MODIFIER_WEIGHT = 0.75
-#: evidence that is not a word of the message
-_NOT_WORDS = ("greeting", "any", "pattern", "example")
 #: a user pattern that runs longer than this counts as no match (and is logged)
 PATTERN_TIMEOUT_S = 0.05
 _QUESTION = regex.compile(r"[?؟]")
@@ -55,7 +53,7 @@ class MessageMatch:
         found = {}
         for rule, evidence in self.evidence.items():
             for item in evidence:
-                if item.counts and item.how not in ("pattern", "any", "greeting", "example"):
+                if item.counts and item.how not in NOT_WORDS:
                     found[rule] = item.keyword
                     break
         return found
@@ -194,7 +192,7 @@ class MessageMatch:
                 (e.start, e.end, rule)
                 for rule, evidence in self.evidence.items()
                 for e in evidence
-                if e.counts and e.how not in _NOT_WORDS
+                if e.counts and e.how not in NOT_WORDS
             )
             if len({rule for _, _, rule in spans}) > 1:
                 clauses = clause_ids(self.folded, len(self.tokens))
@@ -311,7 +309,7 @@ class MessageMatch:
                 position
                 for evidence in self.evidence.values()
                 for e in evidence
-                if e.how not in ("any", "pattern", "example", "greeting")
+                if e.how not in NOT_WORDS
                 for position in range(e.start, e.end)
             )
             self._clauses = clause_weights(self.folded, len(self.tokens), topics)

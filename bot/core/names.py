@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from bot.core.evidence import Evidence
+from bot.core.evidence import NOT_WORDS, Evidence
 
 #: a quote opening after a space or the start, closing before punctuation, a space or the end
 _QUOTED = re.compile(
@@ -53,7 +53,7 @@ def mark_names(text: str, tokens: list[str], found: dict[int, list[Evidence]]) -
         return
     for evidence in found.values():
         for i, item in enumerate(evidence):
-            if item.how in ("pattern", "any", "greeting", "example"):
+            if item.how in NOT_WORDS:
                 continue
             for first, last, name in spans:
                 inside = first <= item.start and item.end <= last
