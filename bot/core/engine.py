@@ -58,7 +58,9 @@ def decide_burst(
             continue  # an advertisement, or thanks for what was done, is never answered
         asks = asks or not scan.social
         where = f" in message {position}" if numbered else ""
-        ranked = _dated_first(rules, scan, scan.candidates(), moment)
+        candidates = scan.candidates()
+        dated = _dated_today(rules, candidates, moment)
+        ranked = _dated_first(scan, candidates, dated)
         if not ranked and not uncounted:
             uncounted = _not_counted(rules, scan)
         for index in ranked:
@@ -73,7 +75,7 @@ def decide_burst(
                     held_back.append(f"{_matched(rule.name, found, where)} but {failure}")
                 continue
             why = _why_chosen(rules, scan, index, ranked)
-            if _dated_today(rules, index, moment):
+            if index in dated:
                 why += _why_dated(rules, scan, index)
             claim = _Claim(rule.name, rule.card, rule.once_per, message, found, where, why)
             if rule.words.catch_all or rule.words.greeting:
@@ -171,17 +173,14 @@ def _already_sent(rule: str, once_per: str | None, moment: Moment, tz: tzinfo) -
     return None
 
 
-def _dated_first(
-    rules: RuleSet, scan: MessageMatch, ranked: list[int], moment: Moment
-) -> list[int]:
-    """`ranked`, with each rule for some dates whose dates are today moved ahead of the rules
-    that matched the same words: a closure or a holiday rule is the owner's exception to them
-    for those days, even where one of them names the words in a longer phrase."""
-    dated = [i for i in ranked if _dated_today(rules, i, moment)]
+def _dated_first(scan: MessageMatch, ranked: list[int], dated: set[int]) -> list[int]:
+    """`ranked`, with each rule of `dated` (for some dates, and today is one) moved ahead of
+    the rules that matched the same words: a closure or a holiday rule is the owner's exception
+    to them for those days, even where one of them names the words in a longer phrase."""
     if not dated:
         return ranked
     order = list(ranked)
-    for rule in dated:
+    for rule in [i for i in ranked if i in dated]:
         mine = scan.words_at(rule)
         for place, other in enumerate(order):
             if other == rule:
@@ -193,9 +192,15 @@ def _dated_first(
     return order
 
 
-def _dated_today(rules: RuleSet, index: int, moment: Moment) -> bool:
-    condition = rules.rules[index].condition
-    return condition is not None and on_dates(condition) and condition.test(moment)
+def _dated_today(rules: RuleSet, candidates: list[int], moment: Moment) -> set[int]:
+    """The candidates that are rules for some dates, today one of them."""
+    return {
+        i
+        for i in candidates
+        if (condition := rules.rules[i].condition) is not None
+        and on_dates(condition)
+        and condition.test(moment)
+    }
 
 
 def _why_chosen(rules: RuleSet, scan: MessageMatch, index: int, ranked: list[int]) -> str:
