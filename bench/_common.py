@@ -54,6 +54,20 @@ def spawn(
         )
 
 
+def spawn_sandbox(port: int, *, log: Path, cpus: str | None = None) -> subprocess.Popen[bytes]:
+    """The bundled sandbox gateway on `port`, knowing the benchmarks' account and API key."""
+    return spawn(
+        ["-m", "bot", "sandbox", "--port", str(port), "--api-key", API_KEY, "--account", ACCOUNT],
+        log=log,
+        cpus=cpus,
+    )
+
+
+def sandbox_send_url(port: int) -> str:
+    """The Send Contact URL of a sandbox on `port`, for `write_config(gateway_url=...)`."""
+    return f"http://127.0.0.1:{port}/whatsapp/v2/sendContact"
+
+
 def pinning() -> tuple[str | None, str | None]:
     """(the server's CPU, the load's CPUs): one core for the server, the others for the load,
     so neither steals the other's time; (None, None) on a single core or without taskset."""

@@ -29,7 +29,6 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     ACCOUNT,
-    API_KEY,
     TOKEN,
     cpu_seconds,
     cpu_since,
@@ -41,7 +40,9 @@ from _common import (
     percentile,
     postgres_backend_cpu,
     postgres_schema_url,
+    sandbox_send_url,
     spawn,
+    spawn_sandbox,
     stop,
     wait_for_port,
     write_config,
@@ -70,14 +71,10 @@ async def run(
     label = f"w{window_s:g}-{per_client}"
     rules = work / f"rules-{label}.yaml"
     rules.write_text(RULES.format(window=window_s), encoding="utf-8")
-    sandbox = spawn(
-        ["-m", "bot", "sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,
-         "--account", ACCOUNT],
-        log=work / f"sandbox-{label}.log",
-    )  # fmt: skip
+    sandbox = spawn_sandbox(sandbox_port, log=work / f"sandbox-{label}.log")
     config = write_config(
         work, port=bot_port, rules=rules, store=work / f"rulebot-{label}.db",
-        gateway_url=f"http://127.0.0.1:{sandbox_port}/whatsapp/v2/sendContact",
+        gateway_url=sandbox_send_url(sandbox_port),
     )  # fmt: skip
     bot = spawn(["-m", "bot", "--config", str(config), "serve"], log=work / f"bot-{label}.log")
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -182,14 +179,10 @@ async def growth_run(
     sandbox_port, bot_port = free_port(), free_port()
     rules = work / "rules-growth.yaml"
     rules.write_text(RULES.format(window=0), encoding="utf-8")
-    sandbox = spawn(
-        ["-m", "bot", "sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,
-         "--account", ACCOUNT],
-        log=work / f"sandbox-{label}.log",
-    )  # fmt: skip
+    sandbox = spawn_sandbox(sandbox_port, log=work / f"sandbox-{label}.log")
     config = write_config(
         work, port=bot_port, rules=rules, store=url,
-        gateway_url=f"http://127.0.0.1:{sandbox_port}/whatsapp/v2/sendContact",
+        gateway_url=sandbox_send_url(sandbox_port),
         # The default poll interval, as deployed (the tests' short one would busy an idle bot).
         delivery={"poll_interval_s": 0.5},
     )  # fmt: skip

@@ -27,11 +27,12 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     ACCOUNT,
-    API_KEY,
     TOKEN,
     free_port,
     percentile,
+    sandbox_send_url,
     spawn,
+    spawn_sandbox,
     stop,
     wait_for_port,
     write_config,
@@ -62,14 +63,10 @@ async def scenario(work: Path, name: str, *, flooders: int, args: argparse.Names
     rules = work / f"rules-{name}.yaml"
     rules.write_text(RULES, encoding="utf-8")
     store = work / f"rulebot-{name}.db"
-    sandbox = spawn(
-        ["-m", "bot", "sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,
-         "--account", ACCOUNT],
-        log=work / f"sandbox-{name}.log",
-    )  # fmt: skip
+    sandbox = spawn_sandbox(sandbox_port, log=work / f"sandbox-{name}.log")
     config = write_config(
         work, port=bot_port, rules=rules, store=store,
-        gateway_url=f"http://127.0.0.1:{sandbox_port}/whatsapp/v2/sendContact",
+        gateway_url=sandbox_send_url(sandbox_port),
     )  # fmt: skip
     bot = spawn(["-m", "bot", "--config", str(config), "serve"], log=work / f"bot-{name}.log")
     webhook = f"http://127.0.0.1:{bot_port}/webhook?token={TOKEN}"

@@ -37,7 +37,6 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     ACCOUNT,
-    API_KEY,
     ROOT,
     TOKEN,
     cpu_seconds,
@@ -45,7 +44,9 @@ from _common import (
     free_port,
     open_windows,
     pinning,
+    sandbox_send_url,
     spawn,
+    spawn_sandbox,
     stop,
     wait_for_port,
     write_config,
@@ -188,18 +189,14 @@ def run_history(args: argparse.Namespace, work: Path, history: int) -> None:
     store = work / f"rulebot-{history}.db"
     fill_s = asyncio.run(fill(str(store), history=history, clients=args.clients))
     bare_port, bot_port, sandbox_port = free_port(), free_port(), free_port()
-    sandbox = spawn(
-        ["-m", "bot", "sandbox", "--port", str(sandbox_port), "--api-key", API_KEY,
-         "--account", ACCOUNT],
-        log=work / f"sandbox-{history}.log", cpus=load_cpus,
-    )  # fmt: skip
+    sandbox = spawn_sandbox(sandbox_port, log=work / f"sandbox-{history}.log", cpus=load_cpus)
     bare = spawn(
         [str(ROOT / "bench" / "_bare_server.py"), str(bare_port)],
         log=work / f"bare-{history}.log", cpus=server_cpu,
     )  # fmt: skip
     config = write_config(
         work, port=bot_port, store=store, rules=ROOT / "bot" / "defaults" / "demo-rules.yaml",
-        gateway_url=f"http://127.0.0.1:{sandbox_port}/whatsapp/v2/sendContact",
+        gateway_url=sandbox_send_url(sandbox_port),
         delivery={"poll_interval_s": 0.5},
     )  # fmt: skip
     bot = spawn(
