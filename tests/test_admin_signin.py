@@ -128,11 +128,13 @@ async def test_a_cross_site_post_to_sign_in_or_sign_out_is_refused(
     assert await _status(admin_bot, Cookie=cookie) == 200
 
 
-async def test_wrong_tokens_through_the_proxy_do_not_lock_out_the_owner(
-    proxied_bot: Bot, browser: aiohttp.ClientSession
-) -> None:
-    csrf = await form_csrf(proxied_bot, browser)
-    login = f"{proxied_bot.service.url}/admin/login"
+async def sign_in_through_proxy(
+    bot: Bot, browser: aiohttp.ClientSession
+) -> Callable[[str, str], Awaitable[int]]:
+    """A sign-in attempt with a token, arriving through the trusted proxy from a client
+    address: the status it gets."""
+    csrf = await form_csrf(bot, browser)
+    login = f"{bot.service.url}/admin/login"
 
     async def attempt(token: str, client: str) -> int:
         data = {"token": token, "csrf": csrf}
@@ -142,6 +144,13 @@ async def test_wrong_tokens_through_the_proxy_do_not_lock_out_the_owner(
         ) as response:
             return response.status
 
+    return attempt
+
+
+async def test_wrong_tokens_through_the_proxy_do_not_lock_out_the_owner(
+    proxied_bot: Bot, browser: aiohttp.ClientSession
+) -> None:
+    attempt = await sign_in_through_proxy(proxied_bot, browser)
     for k in range(5):
         assert await attempt(f"guess-{k}", "203.0.113.5") == 401
     assert await attempt(ADMIN_TOKEN, "203.0.113.5") == 429  # the guesser waits
@@ -166,16 +175,7 @@ async def test_forwarded_addresses_from_an_untrusted_peer_are_ignored(
 async def test_guessing_from_rotated_addresses_is_slowed_down_for_everyone_but_known_owners(
     proxied_bot: Bot, browser: aiohttp.ClientSession
 ) -> None:
-    csrf = await form_csrf(proxied_bot, browser)
-    login = f"{proxied_bot.service.url}/admin/login"
-
-    async def attempt(token: str, client: str) -> int:
-        data = {"token": token, "csrf": csrf}
-        async with browser.post(
-            login, data=data, headers={"X-Forwarded-For": client}, allow_redirects=False
-        ) as response:
-            return response.status
-
+    attempt = await sign_in_through_proxy(proxied_bot, browser)
     assert await attempt(ADMIN_TOKEN, "198.51.100.7") == 303  # the owner signed in before
     statuses = [await attempt(f"guess-{k}", f"10.9.{k // 200}.{k % 200}") for k in range(200)]
     assert statuses.count(401) == GLOBAL_ATTEMPTS  # 40 addresses x 5 no longer buy 200 guesses
